@@ -1,0 +1,160 @@
+"""App factory: one plugin registers controllers, DI, exception handlers, middleware and lifecycle."""
+
+from __future__ import annotations
+
+import importlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins import InitPluginProtocol
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core import health, metrics
+from core.auth import AuthController, AuthMiddleware
+from core.db import dispose_engine, get_engine, sessionmaker
+from core.errors import EXCEPTION_HANDLERS
+from core.logging import configure_logging
+from core.redis import close_redis
+from core.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+# Domains in layer order; each may have `controllers.ROUTES`, `handlers.register()` and `jobs`.
+DOMAINS = ("wechat", "shop", "orders", "payments", "delivery", "engage", "web")
+
+
+def _optional_module(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def domain_routes() -> list[Any]:
+    routes: list[Any] = []
+    for pkg in DOMAINS:
+        mod = _optional_module(f"{pkg}.controllers")
+        if mod is not None:
+            routes.extend(getattr(mod, "ROUTES", []))
+    return routes
+
+
+def register_domain_handlers() -> None:
+    """Subscribe event handlers and import job handlers of every domain (web app and worker alike)."""
+    for pkg in DOMAINS:
+        mod = _optional_module(f"{pkg}.handlers")
+        if mod is not None and hasattr(mod, "register"):
+            mod.register()
+        _optional_module(f"{pkg}.jobs")
+
+
+async def provide_db_session() -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed after the handler returns, before the response is sent."""
+    async with sessionmaker()() as session, session.begin():
+        yield session
+
+
+class RequestContextMiddleware:
+    """Request id, one access log line and Prometheus metrics per request (raw ASGI: cheap on hot paths)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        method = str(scope.get("method", "GET"))
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                request_id = value.decode("latin-1")[:64]
+                break
+        request_id = request_id or uuid.uuid4().hex[:16]
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            handler = scope.get("route_handler")
+            route = next(iter(handler.paths)) if handler is not None else "unmatched"
+            elapsed = time.perf_counter() - start
+            metrics.REQUESTS.labels(method, route, str(status)).inc()
+            metrics.REQUEST_SECONDS.labels(route).observe(elapsed)
+            if status >= 400 or not route.startswith("/health"):
+                log.info(
+                    "request",
+                    method=method,
+                    path=scope["path"],
+                    status=status,
+                    ms=round(elapsed * 1000, 1),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def unhandled_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled_error", path=request.url.path)
+    return Response(
+        {"status_code": 500, "detail": "internal error; it has been logged", "extra": None}, status_code=500
+    )
+
+
+class CorePlugin(InitPluginProtocol):
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        settings = get_settings()
+        configure_logging(settings.log_level, settings.log_json)
+        app_config.route_handlers.extend([*health.ROUTES, AuthController, *domain_routes()])
+        if settings.is_dev:
+            sandbox = _optional_module("wechat.sandbox.app")
+            if sandbox is not None:
+                app_config.route_handlers.append(sandbox.sandbox_router("/sandbox"))
+                app_config.on_startup.append(sandbox.on_startup)
+                app_config.on_shutdown.append(sandbox.on_shutdown)
+        app_config.logging_config = None  # structlog (core.logging) owns the handlers
+        app_config.dependencies["db_session"] = Provide(provide_db_session)
+        app_config.exception_handlers.update({**EXCEPTION_HANDLERS, Exception: unhandled_error})
+        app_config.middleware[:0] = [RequestContextMiddleware, AuthMiddleware]
+        app_config.on_startup.insert(0, _startup)
+        app_config.on_shutdown.append(_shutdown)
+        app_config.openapi_config = OpenAPIConfig(
+            title="O2O commerce API",
+            version="0.1.0",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+        )
+        return app_config
+
+
+async def _startup() -> None:
+    get_engine()
+    register_domain_handlers()
+    log.info("app_started", env=get_settings().o2o_env, base_url=get_settings().base_url)
+
+
+async def _shutdown() -> None:
+    await dispose_engine()
+    await close_redis()
+
+
+def create_app() -> Litestar:
+    return Litestar(plugins=[CorePlugin()], debug=False)

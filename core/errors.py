@@ -1,0 +1,118 @@
+"""Typed domain errors, mapped once to JSON 4xx/5xx in Litestar's shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+
+log = structlog.get_logger(__name__)
+
+
+class DomainError(Exception):
+    """Base of business errors: each subclass carries an HTTP status and a message a person can act on."""
+
+    status_code = 400
+
+    def __init__(self, detail: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    status_code = 404
+
+
+class Conflict(DomainError):
+    status_code = 409
+
+
+class InvalidInput(DomainError):
+    status_code = 400
+
+
+class Unprocessable(DomainError):
+    status_code = 422
+
+
+class Forbidden(DomainError):
+    status_code = 403
+
+
+class NotAuthenticated(DomainError):
+    status_code = 401
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+
+
+def _json(status: int, detail: str, extra: Any = None) -> Response[dict[str, Any]]:
+    return Response(
+        {"status_code": status, "detail": detail, "extra": extra},
+        status_code=status,
+        media_type=MediaType.JSON,
+    )
+
+
+def domain_error_handler(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    return _json(exc.status_code, exc.detail, exc.extra)
+
+
+def integrity_error_handler(_: Request, exc: IntegrityError) -> Response[dict[str, Any]]:
+    # A constraint said no: the request conflicts with what exists (a race lost cleanly).
+    log.info("integrity_conflict", error=str(exc.orig).splitlines()[0] if exc.orig else str(exc))
+    return _json(409, "this conflicts with existing data (it may already exist); reload and try again")
+
+
+def database_down_handler(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    log.error("database_unavailable", error=str(exc).splitlines()[0][:200])
+    return _json(503, "the database is unavailable; try again in a moment")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, (InterfaceError, ConnectionError, OSError)):
+        return True
+    if isinstance(exc, (OperationalError, DBAPIError)):
+        text = str(exc).lower()
+        return exc.connection_invalidated or any(
+            w in text for w in ("connection", "connect call failed", "closed", "terminating", "shutting down")
+        )
+    return False
+
+
+def dbapi_error_handler(request: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
+    if _is_connection_error(exc):
+        return database_down_handler(request, exc)
+    log.exception("database_error")
+    return _json(500, "internal error; it has been logged")
+
+
+def os_error_handler(request: Request, exc: OSError) -> Response[dict[str, Any]]:
+    if isinstance(exc, ConnectionError) or "connect" in str(exc).lower():
+        return database_down_handler(request, exc)
+    log.exception("os_error")
+    return _json(500, "internal error; it has been logged")
+
+
+def validation_error_handler(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    return _json(400, exc.detail or "invalid input", exc.extra)
+
+
+def http_exception_handler(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    return _json(exc.status_code, exc.detail, exc.extra or None)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_exception_handler,
+    IntegrityError: integrity_error_handler,
+    DBAPIError: dbapi_error_handler,
+    ConnectionRefusedError: database_down_handler,
+    OSError: os_error_handler,
+}

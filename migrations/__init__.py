@@ -1,0 +1,1 @@
+"""Alembic environment and versions (one linear history)."""

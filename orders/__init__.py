@@ -1,0 +1,1 @@
+"""Orders: carts, quotes, pricing, the order state machine, reservations, timeouts, after-sales."""

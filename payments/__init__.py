@@ -1,0 +1,1 @@
+"""Payments: intents, notify handling, query/close/refund, ledger, bills, reconciliation, settlement."""
