@@ -6,6 +6,7 @@ import importlib
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -13,8 +14,9 @@ from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.plugins import RapidocRenderPlugin
 from litestar.plugins import InitPluginProtocol
+from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +29,8 @@ from core.redis import close_redis
 from core.settings import get_settings
 
 log = structlog.get_logger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "web" / "static"
 
 # Domains in layer order; each may have `controllers.ROUTES`, `handlers.register()` and `jobs`.
 DOMAINS = ("wechat", "shop", "orders", "payments", "delivery", "engage", "web")
@@ -123,7 +127,14 @@ class CorePlugin(InitPluginProtocol):
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         settings = get_settings()
         configure_logging(settings.log_level, settings.log_json)
-        app_config.route_handlers.extend([*health.ROUTES, AuthController, *domain_routes()])
+        app_config.route_handlers.extend(
+            [
+                *health.ROUTES,
+                AuthController,
+                create_static_files_router("/static", directories=[STATIC_DIR], include_in_schema=False),
+                *domain_routes(),
+            ]
+        )
         if settings.is_dev:
             sandbox = _optional_module("wechat.sandbox.app")
             if sandbox is not None:
@@ -140,7 +151,10 @@ class CorePlugin(InitPluginProtocol):
             title="O2O commerce API",
             version="0.1.0",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            # Vendored, so the browsable page works without internet access.
+            render_plugins=[
+                RapidocRenderPlugin(js_url="/static/vendor/rapidoc-min.js", favicon="<link rel='icon' href='data:,'>")
+            ],
         )
         return app_config
 

@@ -102,3 +102,14 @@ async def test_database_down_is_503_and_the_app_recovers(outage: Outage) -> None
         assert r.json() == {"status": "ok", "database": "ok", "redis": "ok"}
         r = await client.post("/api/auth/login", json={"username": "nobody", "password": "whatever1"})
         assert r.status_code == 401
+
+
+async def test_openapi_schema_and_browsable_page_work_offline(client: AsyncClient) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["openapi"].startswith("3.1")
+    assert "/health" in schema["paths"] and "/api/auth/login" in schema["paths"]
+    page = await client.get("/schema")
+    assert page.status_code == 200
+    assert "/static/vendor/rapidoc-min.js" in page.text and "https://" not in page.text.split("<body")[0]
+    js = await client.get("/static/vendor/rapidoc-min.js")
+    assert js.status_code == 200 and len(js.content) > 100_000
