@@ -9,6 +9,8 @@ worker dies mid-run (the row is re-claimed after its lease). Effects outside the
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import random
 import socket
@@ -19,7 +21,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import BigInteger, Index, Integer, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -83,22 +85,21 @@ async def enqueue(
     """Schedule work in the caller's transaction. With a dedupe_key, a second schedule is a no-op (returns None)."""
     now = clock.now()
     when = run_at or (now + delay if delay else now)
-    stmt = (
-        insert(Job)
-        .values(
-            kind=kind,
-            payload=payload or {},
-            run_at=when,
-            status="pending",
-            attempts=0,
-            max_attempts=max_attempts or get_settings().job_max_attempts,
-            dedupe_key=dedupe_key,
-            created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Job.id)
+    # One statement: insert (a repeat of a dedupe_key is a no-op) and, for work due now, wake the
+    # listening workers; NOTIFY is delivered only when this transaction commits.
+    row = await session.execute(
+        _ENQUEUE,
+        {
+            "kind": kind,
+            "payload": json.dumps(payload or {}),
+            "run_at": when,
+            "max_attempts": max_attempts or get_settings().job_max_attempts,
+            "dedupe_key": dedupe_key,
+            "now": now,
+            "wake": when <= now,
+        },
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    return row.scalar_one_or_none()
 
 
 async def cancel(session: AsyncSession, dedupe_key: str) -> bool:
@@ -108,6 +109,21 @@ async def cancel(session: AsyncSession, dedupe_key: str) -> bool:
         {"key": dedupe_key, "now": clock.now()},
     )
     return bool(res.rowcount)  # type: ignore[attr-defined]
+
+
+WAKE_CHANNEL = "o2o_jobs"
+
+_ENQUEUE = text(
+    f"""
+    WITH ins AS (
+        INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)
+        VALUES (:kind, CAST(:payload AS jsonb), :run_at, 'pending', 0, :max_attempts, :dedupe_key, :now)
+        ON CONFLICT (dedupe_key) DO NOTHING
+        RETURNING id
+    )
+    SELECT id, CASE WHEN :wake THEN pg_notify('{WAKE_CHANNEL}', '') END FROM ins
+    """
+)
 
 
 def backoff(attempt: int) -> timedelta:
@@ -227,6 +243,8 @@ async def run_worker(
     worker = name or worker_id()
     log.info("worker_started", worker=worker, kinds=registered_kinds(), concurrency=concurrency)
     running: set[asyncio.Task[str]] = set()
+    wake = asyncio.Event()
+    listener = asyncio.create_task(_listen(wake, stop))
     while not stop.is_set():
         free = concurrency - len(running)
         rows: list[Any] = []
@@ -242,16 +260,47 @@ async def run_worker(
             running.add(task)
             task.add_done_callback(running.discard)
         if not rows:
-            await _sleep_or_stop(stop, poll)
+            await _sleep_or_stop(stop, poll, wake)
+            wake.clear()
         elif len(running) >= concurrency:
             await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    listener.cancel()
     if running:
         await asyncio.wait(running, timeout=30)
     log.info("worker_stopped", worker=worker)
 
 
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+async def _listen(wake: asyncio.Event, stop: asyncio.Event) -> None:
+    """LISTEN for new due jobs so the worker starts them at once; polling remains the safety net."""
+    import asyncpg
+
+    from core.db import database_url
+
+    dsn = database_url().replace("postgresql+asyncpg://", "postgresql://")
+    while not stop.is_set():
+        conn = None
+        try:
+            conn = await asyncpg.connect(dsn, timeout=5)
+            await conn.add_listener(WAKE_CHANNEL, lambda *_: wake.set())
+            while not stop.is_set() and not conn.is_closed():
+                await _sleep_or_stop(stop, 5.0)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.debug("worker_listen_failed", error=str(exc)[:200])
+            await _sleep_or_stop(stop, 2.0)
+        finally:
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    await conn.close(timeout=1)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    waiters = [asyncio.ensure_future(stop.wait())]
+    if wake is not None:
+        waiters.append(asyncio.ensure_future(wake.wait()))
     try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

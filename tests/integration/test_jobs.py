@@ -182,3 +182,20 @@ async def test_worker_killed_mid_job_is_taken_over_after_lease_and_effect_happen
     assert row["status"] == "done"
     assert row["attempts"] == 2
     assert await scalar("SELECT count(*) FROM test_job_effects WHERE job_key = 'k9'") == 1
+
+
+async def test_new_due_job_wakes_an_idle_worker_without_waiting_for_the_poll(effects: None) -> None:
+    stop = asyncio.Event()
+    worker = asyncio.create_task(jobs.run_worker(stop, concurrency=2, poll=60, name="idle"))
+    await asyncio.sleep(1.0)  # the worker has polled once and now waits (poll = 60 s) for a NOTIFY
+    async with unit_of_work() as s:
+        await jobs.enqueue(s, "test.record", {"key": "woken"})
+    try:
+        for _ in range(100):
+            if await scalar("SELECT count(*) FROM test_job_effects WHERE job_key = 'woken'") == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert await scalar("SELECT count(*) FROM test_job_effects WHERE job_key = 'woken'") == 1
+    finally:
+        stop.set()
+        await worker
