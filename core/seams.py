@@ -1,0 +1,27 @@
+"""Late-bound seams: services a lower layer calls that a higher layer provides, registered at start-up.
+
+Delivery sits above orders, yet the orders quote must ask delivery whether an urgent order can be
+served now (`can_serve_urgent`). Delivery registers its implementation here; until it does, the
+caller uses its own simple default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+# can_serve_urgent(session, lat, lng, lines) -> a promise (store, minutes, promise_at) or None
+UrgentFeasibility = Callable[[AsyncSession, float, float, list[Any]], Awaitable[Any | None]]
+
+_urgent_feasibility: UrgentFeasibility | None = None
+
+
+def register_urgent_feasibility(fn: UrgentFeasibility) -> None:
+    global _urgent_feasibility
+    _urgent_feasibility = fn
+
+
+def urgent_feasibility() -> UrgentFeasibility | None:
+    return _urgent_feasibility
