@@ -54,6 +54,18 @@ def domain_routes() -> list[Any]:
     return routes
 
 
+def domain_lifecycle_hooks() -> tuple[list[Any], list[Any]]:
+    """`on_startup` / `on_shutdown` coroutines a domain's handlers module offers (index rebuilds, client pools)."""
+    starts: list[Any] = []
+    stops: list[Any] = []
+    for pkg in DOMAINS:
+        mod = _optional_module(f"{pkg}.handlers")
+        if mod is not None:
+            starts.extend([mod.on_startup] if hasattr(mod, "on_startup") else [])
+            stops.extend([mod.on_shutdown] if hasattr(mod, "on_shutdown") else [])
+    return starts, stops
+
+
 def register_domain_handlers() -> None:
     """Subscribe event handlers and import job handlers of every domain (web app and worker alike)."""
     for pkg in DOMAINS:
@@ -145,7 +157,9 @@ class CorePlugin(InitPluginProtocol):
         app_config.dependencies["db_session"] = Provide(provide_db_session)
         app_config.exception_handlers.update({**EXCEPTION_HANDLERS, Exception: unhandled_error})
         app_config.middleware[:0] = [RequestContextMiddleware, AuthMiddleware]
-        app_config.on_startup.insert(0, _startup)
+        starts, stops = domain_lifecycle_hooks()
+        app_config.on_startup[:0] = [_startup, *starts]
+        app_config.on_shutdown[:0] = stops
         app_config.on_shutdown.append(_shutdown)
         app_config.openapi_config = OpenAPIConfig(
             title="O2O commerce API",

@@ -144,7 +144,10 @@ class Settings(BaseSettings):
 
     @property
     def wecom_api(self) -> str:
-        return self._wechat(self.wecom_api_base, "https://qyapi.weixin.qq.com")
+        # WeCom's /cgi-bin paths collide with the official account's, so the sandbox serves them under /qyapi.
+        if self.wecom_api_base:
+            return self.wecom_api_base.rstrip("/")
+        return f"{self.sandbox_base}/qyapi" if self.is_dev else "https://qyapi.weixin.qq.com"
 
     @property
     def sandbox_keys_dir(self) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,9 @@ import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_DATA_DIR = ROOT / ".data" / "test"
+# Each pytest session has its own services (initdb takes < 1 s), so concurrent sessions never stop
+# each other's PostgreSQL; the directory is removed when the session ends.
+TEST_DATA_DIR = Path(os.environ.get("O2O_TEST_DATA_DIR") or ROOT / ".data" / "test" / f"s{os.getpid()}")
 
 
 def _free_port() -> int:
@@ -27,7 +30,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if worker is None:
         # Controller (or a run without xdist): start the services once; workers inherit the URLs.
         os.environ.setdefault("O2O_ENV", "dev")
-        os.environ.setdefault("O2O_DATA_DIR", str(TEST_DATA_DIR))
+        os.environ["O2O_TEST_DATA_DIR"] = str(TEST_DATA_DIR)  # the workers' TEST_DATA_DIR too
+        os.environ["O2O_DATA_DIR"] = str(TEST_DATA_DIR)
         if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
             from core.embedded import ensure_services
 
@@ -49,6 +53,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     svc = getattr(config, "_o2o_services", None)
     if svc is not None:
         svc.stop()
+        if not os.environ.get("PYTEST_XDIST_WORKER"):
+            shutil.rmtree(TEST_DATA_DIR, ignore_errors=True)
 
 
 def _per_worker_env(worker: str | None) -> None:
