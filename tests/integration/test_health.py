@@ -55,7 +55,7 @@ class Outage:
         )
 
     async def wait_ready(self, client: httpx.AsyncClient) -> None:
-        for _ in range(200):
+        for _ in range(1200):  # up to a minute: a loaded 2-core machine starts Python slowly
             try:
                 if (await client.get("/health/live")).status_code == 200:
                     return

@@ -408,6 +408,8 @@ async def test_bad_merchant_signatures_get_401_sign_error(sandbox, pay):
             await unknown.query_order("T0000000001")
     path = f"/v3/pay/transactions/out-trade-no/T0000000001?mchid={s.wechatpay_mchid}"
     key = pay._private_key
+    # Frozen, so a slow request on a loaded machine cannot bring "301 s ahead" back inside the window.
+    clock.freeze()
     async with httpx.AsyncClient(trust_env=False) as http:
         for signed, timestamp in (
             ("/sandbox" + path, None),  # the mount prefix is not part of what WeChat sees
@@ -430,6 +432,7 @@ async def test_bad_merchant_signatures_get_401_sign_error(sandbox, pay):
             assert r.headers["Wechatpay-Signature-Type"] == "WECHATPAY2-SHA256-RSA2048"
         r = await http.get(sandbox + path)
         assert r.status_code == 401 and r.json()["code"] == "SIGN_ERROR"
+    clock.reset()
 
 
 async def test_notify_retries_follow_wechats_schedule_compressed(pay, api, receiver):
