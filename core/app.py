@@ -147,7 +147,7 @@ class CorePlugin(InitPluginProtocol):
                 *domain_routes(),
             ]
         )
-        if settings.is_dev:
+        if settings.is_dev and settings.o2o_sandbox:
             sandbox = _optional_module("wechat.sandbox.app")
             if sandbox is not None:
                 app_config.route_handlers.append(sandbox.sandbox_router("/sandbox"))

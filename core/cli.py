@@ -336,7 +336,13 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
 }
 
 # Domain commands live with their domain: module path -> (function, help, argument adder).
-DOMAIN_COMMANDS: dict[str, str] = {}
+DOMAIN_COMMANDS: dict[str, str] = {
+    "import-catalogue": "shop.cli:add_import_catalogue",
+    "import-stock": "shop.cli:add_import_stock",
+    "reconcile": "payments.cli:add_reconcile",
+    "ledger": "payments.cli:add_ledger",
+    "simulate-dispatch": "delivery.cli:add_simulate_dispatch",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     public_base_url: str | None = None
+    o2o_sandbox: bool = True  # dev only: mount the WeChat sandbox at /sandbox (off when it runs standalone)
     secret_key: str = "dev-only-secret-key-change-me-0123456789"  # signs session JWTs
 
     wechat_appid: str = SANDBOX_APPID

@@ -130,19 +130,29 @@ async def database() -> AsyncIterator[str]:
 
 async def truncate_all() -> None:
     from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
 
     from core.db import get_engine
 
-    async with get_engine().begin() as conn:
-        rows = await conn.execute(
-            text(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables "
-                "WHERE schemaname IN ('public', 'sandbox') AND tablename <> 'alembic_version'"
-            )
-        )
-        tables = [r[0] for r in rows]
-        if tables:
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    # The live server's background loops (sandbox notifies) may hold a lock for a moment: retry.
+    for attempt in range(5):
+        try:
+            async with get_engine().begin() as conn:
+                rows = await conn.execute(
+                    text(
+                        "SELECT quote_ident(schemaname) || '.' || quote_ident(tablename) FROM pg_tables "
+                        "WHERE schemaname IN ('public', 'sandbox') AND tablename <> 'alembic_version'"
+                    )
+                )
+                tables = [r[0] for r in rows]
+                if tables:
+                    await conn.execute(text("SET LOCAL lock_timeout = '5s'"))
+                    await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            return
+        except DBAPIError:
+            if attempt == 4:
+                raise
+            await asyncio.sleep(0.2 * (attempt + 1))
 
 
 @pytest.fixture

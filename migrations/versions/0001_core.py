@@ -29,8 +29,8 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False, server_default=sa.true()),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-        sa.CheckConstraint("role IN ('staff', 'finance', 'admin')", name="ck_users_role"),
-        sa.PrimaryKeyConstraint("id", name="pk_users"),
+        sa.CheckConstraint("role IN ('staff', 'finance', 'admin')", name=op.f("ck_users_role")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("username", name="uq_users_username"),
     )
     op.create_table(
@@ -51,7 +51,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_jobs"),
         sa.UniqueConstraint("dedupe_key", name="uq_jobs_dedupe_key"),
         sa.CheckConstraint(
-            "status IN ('pending', 'running', 'done', 'dead', 'cancelled')", name="ck_jobs_status"
+            "status IN ('pending', 'running', 'done', 'dead', 'cancelled')", name=op.f("ck_jobs_status")
         ),
     )
     op.create_index("ix_jobs_due", "jobs", ["run_at"], postgresql_where=sa.text("status = 'pending'"))

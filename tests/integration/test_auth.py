@@ -67,3 +67,16 @@ async def test_duplicate_user_and_bad_role_are_clear_errors(clean: None) -> None
         await make_user()
     with pytest.raises(InvalidInput, match="role must be one of"):
         await make_user("superuser", "bob")
+
+
+async def test_tokens_follow_the_project_clock(client: AsyncClient) -> None:
+    from datetime import timedelta
+
+    from core import clock
+
+    user_id = await make_user()
+    clock.advance(timedelta(hours=3))  # a token issued "in the future" of the real clock is still valid
+    token = issue_token("user", user_id, "staff", ttl=timedelta(hours=1))
+    assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 200
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert (await client.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})).status_code == 401
