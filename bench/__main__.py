@@ -9,14 +9,27 @@ import sys
 from bench.common import bench_services, log, merge_results, migrate, print_table
 
 # Scenario name -> module with run() -> dict of figures (contract.md's keys).
-SCENARIOS = {"B0": "bench.b0"}
+SCENARIOS = {
+    "B0": "bench.b0",
+    "B1": "bench.b1",
+    "B2": "bench.b2",
+    "B3": "bench.b3",
+    "B4a": "bench.b4a",
+    "B4b": "bench.b4b",
+    "B5": "bench.b5",
+    "B5r": "bench.b5r",
+    "B6": "bench.b6",
+    "B8": "bench.b8",
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make bench")
     p.add_argument("--only", help="comma-separated scenario names, e.g. B0")
     args = p.parse_args(argv)
-    names = [n.strip().upper() for n in args.only.split(",")] if args.only else list(SCENARIOS)
+    by_upper = {k.upper(): k for k in SCENARIOS}
+    asked = [n.strip() for n in args.only.split(",")] if args.only else list(SCENARIOS)
+    names = [by_upper.get(n.upper(), n) for n in asked]
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
         print(f"bench: unknown scenario {', '.join(unknown)}; known: {', '.join(SCENARIOS)}", file=sys.stderr)

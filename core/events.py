@@ -72,6 +72,16 @@ class DispatchAccepted(Event):
 
 
 @dataclass(frozen=True)
+class OrderStatusChanged(Event):
+    """A fulfilment stage reached through orders.transition (preparing, out_for_delivery, …)."""
+
+    order_id: int
+    kind: str  # pickup | delivery | urgent
+    to_status: str
+    store_id: int  # the fulfilling store
+
+
+@dataclass(frozen=True)
 class OrderDelivered(Event):
     order_id: int
 

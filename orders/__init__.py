@@ -1,1 +1,1 @@
-"""Orders: carts, quotes, pricing, the order state machine, reservations, timeouts, after-sales."""
+"""Orders: carts and quotes, pricing in fen, placement with stock reservation, state machines, cancellation, prescriptions, after-sales."""

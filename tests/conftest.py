@@ -7,7 +7,8 @@ import contextlib
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -109,6 +110,16 @@ def alembic_downgrade(url: str, revision: str = "base") -> None:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.attributes["database_url"] = url
     command.downgrade(cfg, revision)
+
+
+@pytest.fixture
+def service_dir() -> Iterator[Path]:
+    """A data dir for services a test starts itself. Not tmp_path: pytest re-closes /tmp/pytest-of-root to
+    0700 whenever a session starts, and PostgreSQL runs as its own user when we are root."""
+    path = Path(os.environ["O2O_DATA_DIR"]) / f"t-{uuid.uuid4().hex[:10]}"
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -80,9 +80,9 @@ def services_of(data_dir: Path) -> list[psutil.Process]:
     return found
 
 
-def test_run_serves_refuses_a_second_copy_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
+def test_run_serves_refuses_a_second_copy_and_ctrl_c_stops_everything(service_dir: Path) -> None:
     port = _free_port()
-    data = tmp_path / "data"
+    data = service_dir / "data"
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "PUBLIC_BASE_URL")}
     env = {**base, "PORT": str(port), "O2O_DATA_DIR": str(data)}
     proc = subprocess.Popen(

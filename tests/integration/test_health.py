@@ -82,8 +82,8 @@ class Outage:
 
 
 @pytest.fixture
-async def outage(tmp_path: Path) -> AsyncIterator[tuple[Outage, httpx.AsyncClient]]:
-    o = await asyncio.to_thread(Outage, tmp_path)
+async def outage(service_dir: Path) -> AsyncIterator[tuple[Outage, httpx.AsyncClient]]:
+    o = await asyncio.to_thread(Outage, service_dir)
     try:
         async with httpx.AsyncClient(base_url=o.url, timeout=10) as client:
             await o.wait_ready(client)

@@ -1,0 +1,143 @@
+"""The discounts and members seams as orders calls them: one adapter, "no discount" until the coupon issue lands.
+
+engineering.md gives shop the discounts seam (`quote_discounts`, `lock_coupon`, `release_coupon`,
+`consume_coupon`) and the members seam (`member_pricing`, `hold_stored_value`, `capture_hold`,
+`release_hold`, `credit_stored_value`). They are looked up in `shop.discounts` and `shop.members` when
+first needed; while a module or function is missing, orders behaves as if no customer had a coupon or
+a member card: no discount, coupons refused with a clear message, stored value refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Unprocessable
+from orders.errors import CouponNotApplicable
+
+_MODULES = {"discounts": "shop.discounts", "members": "shop.members"}
+_cache: dict[str, Any] = {}
+
+
+def _seam(area: str, name: str) -> Any | None:
+    key = f"{area}.{name}"
+    if key not in _cache:
+        try:
+            module = importlib.import_module(_MODULES[area])
+        except ModuleNotFoundError as exc:
+            if exc.name != _MODULES[area]:
+                raise
+            module = None
+        _cache[key] = getattr(module, name, None) if module is not None else None
+    return _cache[key]
+
+
+@dataclass(frozen=True, slots=True)
+class DiscountLine:
+    sku_id: int
+    qty: int
+    unit_price_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Discounts:
+    coupon_id: int | None = None
+    coupon_fen: int = 0
+    member_fen: int = 0
+    member_card_id: int | None = None
+    labels: tuple[str, ...] = ()
+
+    @property
+    def amounts(self) -> tuple[int, ...]:
+        return (self.coupon_fen, self.member_fen)
+
+
+NO_DISCOUNT = Discounts()
+
+
+def _fen(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{what} must be a non-negative int of fen, got {value!r}")
+    return value
+
+
+async def discounts_for(
+    session: AsyncSession,
+    customer_id: int,
+    store_id: int,
+    lines: Sequence[DiscountLine],
+    coupon_id: int | None,
+) -> Discounts:
+    """Coupon and member discounts for these lines (before the pricing caps of orders.pricing)."""
+    quote = _seam("discounts", "quote_discounts")
+    member_pricing = _seam("members", "member_pricing")
+    coupon_fen, member_fen, labels = 0, 0, []
+    card_id: int | None = None
+    if quote is None:
+        if coupon_id is not None:
+            raise CouponNotApplicable(f"coupon {coupon_id} cannot be used: coupons are not available yet")
+    else:
+        q = await quote(session, customer_id, store_id, list(lines), coupon_id=coupon_id)
+        coupon_fen = _fen(getattr(q, "coupon_fen", 0), "coupon discount")
+        coupon_id = getattr(q, "coupon_id", coupon_id)
+        labels += list(getattr(q, "labels", ()))
+    if member_pricing is not None:
+        terms = await member_pricing(session, customer_id)
+        if terms is not None:
+            items = sum(x.unit_price_fen * x.qty for x in lines)
+            member_fen = _fen(terms.discount_fen(items), "member discount")
+            card_id = getattr(terms, "card_id", None)
+            labels += list(getattr(terms, "labels", ()))
+    if coupon_fen == member_fen == 0 and coupon_id is None:
+        return NO_DISCOUNT
+    return Discounts(coupon_id, coupon_fen, member_fen, card_id, tuple(labels))
+
+
+async def lock_coupon(session: AsyncSession, coupon_id: int, order_id: int) -> None:
+    fn = _seam("discounts", "lock_coupon")
+    if fn is None:
+        raise CouponNotApplicable(f"coupon {coupon_id} cannot be used: coupons are not available yet")
+    await fn(session, coupon_id, order_id)
+
+
+async def release_coupon(session: AsyncSession, order_id: int) -> None:
+    fn = _seam("discounts", "release_coupon")
+    if fn is not None:
+        await fn(session, order_id)
+
+
+async def consume_coupon(session: AsyncSession, order_id: int) -> None:
+    fn = _seam("discounts", "consume_coupon")
+    if fn is not None:
+        await fn(session, order_id)
+
+
+async def hold_stored_value(session: AsyncSession, card_id: int | None, fen: int, ref: str) -> int:
+    """Hold `fen` on the customer's card for `ref`; returns the card id held on."""
+    fn = _seam("members", "hold_stored_value")
+    if fn is None or card_id is None:
+        raise Unprocessable("paying with stored value is not available yet (no member card); pay by WeChat Pay")
+    await fn(session, card_id, fen, ref)
+    return card_id
+
+
+async def capture_hold(session: AsyncSession, ref: str) -> None:
+    fn = _seam("members", "capture_hold")
+    if fn is not None:
+        await fn(session, ref)
+
+
+async def release_hold(session: AsyncSession, ref: str) -> None:
+    fn = _seam("members", "release_hold")
+    if fn is not None:
+        await fn(session, ref)
+
+
+async def credit_stored_value(session: AsyncSession, card_id: int, fen: int, ref: str) -> None:
+    fn = _seam("members", "credit_stored_value")
+    if fn is not None:
+        await fn(session, card_id, fen, ref)

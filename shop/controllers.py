@@ -1,0 +1,29 @@
+"""Every shop route, collected for core.app."""
+
+from shop.admin_controllers import (
+    AuditController,
+    CustomerAdminController,
+    OfficialAccountController,
+    StaffAdminController,
+)
+from shop.catalogue.controllers import AdminCatalogueController, ListingController, PublicCatalogueController
+from shop.customers.controllers import CustomerController, JsSdkController, WeChatSignInController
+from shop.stock.controllers import StockController
+from shop.stores.admin_controllers import AdminStoreController
+from shop.stores.controllers import PublicStoreController
+
+ROUTES = [
+    PublicStoreController,
+    PublicCatalogueController,
+    WeChatSignInController,
+    CustomerController,
+    JsSdkController,
+    AdminStoreController,
+    StockController,
+    ListingController,
+    AdminCatalogueController,
+    StaffAdminController,
+    AuditController,
+    CustomerAdminController,
+    OfficialAccountController,
+]
