@@ -273,12 +273,24 @@ def cmd_run(args: argparse.Namespace) -> None:
             seed_demo()
             env = {**os.environ, "DATABASE_URL": svc.database_url, "REDIS_URL": svc.redis_url}
             exe = [sys.executable, "-m", "core.cli"]
-            children = [
-                subprocess.Popen([*exe, "serve"], env=env),
-                subprocess.Popen([*exe, "worker"], env=env),
-            ]
+            children = [subprocess.Popen([*exe, "serve"], env=env)]
+            # The worker starts once the app answers: the demo's first jobs call the sandbox inside it.
+            _wait_for_web(s.port, children[0])
+            children.append(subprocess.Popen([*exe, "worker"], env=env))
             _print_urls(s)
             _supervise(children, s.port)
+
+
+def _wait_for_web(port: int, server: subprocess.Popen[Any], timeout: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
 
 
 def _print_urls(s: Settings) -> None:
