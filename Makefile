@@ -21,6 +21,7 @@ run: $(STAMP)
 
 test: $(STAMP) browser
 	@$(BIN)/ruff check core wechat shop orders payments delivery engage web bench tests migrations
+	@$(BIN)/mypy
 	@$(BIN)/python -m pytest -n $${PYTEST_WORKERS:-2} -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(STAMP)
