@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import BigInteger, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -53,6 +53,7 @@ class Job(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (
+        CheckConstraint("status IN ('pending', 'running', 'done', 'dead', 'cancelled')", name="status"),
         Index("ix_jobs_due", "run_at", postgresql_where=text("status = 'pending'")),
         Index("ix_jobs_lease", "locked_until", postgresql_where=text("status = 'running'")),
     )

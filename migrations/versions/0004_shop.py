@@ -64,11 +64,11 @@ def upgrade() -> None:
         *_audit(),
         sa.PrimaryKeyConstraint("id", name="pk_stores"),
         sa.UniqueConstraint("code", name="uq_stores_code"),
-        sa.CheckConstraint("lat BETWEEN -90 AND 90", name="ck_stores_lat"),
-        sa.CheckConstraint("lng BETWEEN -180 AND 180", name="ck_stores_lng"),
-        sa.CheckConstraint("radius_m > 0", name="ck_stores_radius_m"),
-        sa.CheckConstraint("urgent_capacity >= 0", name="ck_stores_urgent_capacity"),
-        sa.CheckConstraint("status IN ('active', 'paused')", name="ck_stores_status"),
+        sa.CheckConstraint("lat BETWEEN -90 AND 90", name=op.f("ck_stores_lat")),
+        sa.CheckConstraint("lng BETWEEN -180 AND 180", name=op.f("ck_stores_lng")),
+        sa.CheckConstraint("radius_m > 0", name=op.f("ck_stores_radius_m")),
+        sa.CheckConstraint("urgent_capacity >= 0", name=op.f("ck_stores_urgent_capacity")),
+        sa.CheckConstraint("status IN ('active', 'paused')", name=op.f("ck_stores_status")),
     )
     op.create_index("ix_stores_one_hq", "stores", ["is_hq"], unique=True, postgresql_where=sa.text("is_hq"))
     # Nearest-store queries order by this index (GiST KNN on the earth cube).
@@ -84,9 +84,9 @@ def upgrade() -> None:
         sa.Column("close_min", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_store_hours"),
         sa.ForeignKeyConstraint(["store_id"], ["stores.id"], name="fk_store_hours_store_id_stores", ondelete="CASCADE"),
-        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="ck_store_hours_weekday"),
-        sa.CheckConstraint("open_min BETWEEN 0 AND 1439", name="ck_store_hours_open_min"),
-        sa.CheckConstraint("close_min > open_min AND close_min <= open_min + 1440", name="ck_store_hours_close_min"),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name=op.f("ck_store_hours_weekday")),
+        sa.CheckConstraint("open_min BETWEEN 0 AND 1439", name=op.f("ck_store_hours_open_min")),
+        sa.CheckConstraint("close_min > open_min AND close_min <= open_min + 1440", name=op.f("ck_store_hours_close_min")),
     )
     op.execute(
         "ALTER TABLE store_hours ADD CONSTRAINT ex_store_hours_overlap EXCLUDE USING gist "
@@ -109,7 +109,7 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "(open_min IS NULL AND close_min IS NULL) OR (open_min BETWEEN 0 AND 1439 "
             "AND close_min > open_min AND close_min <= open_min + 1440)",
-            name="ck_store_hours_exceptions_interval",
+            name=op.f("ck_store_hours_exceptions_interval"),
         ),
     )
     op.execute(
@@ -196,7 +196,7 @@ def upgrade() -> None:
             ["product_id"], ["products.id"], name="fk_skus_product_id_products", ondelete="RESTRICT"
         ),
         sa.UniqueConstraint("code", name="uq_skus_code"),
-        sa.CheckConstraint("base_price_fen >= 0", name="ck_skus_base_price_fen"),
+        sa.CheckConstraint("base_price_fen >= 0", name=op.f("ck_skus_base_price_fen")),
     )
     op.create_index("ix_skus_product_id", "skus", ["product_id"])
     op.create_index("ix_skus_barcode", "skus", ["barcode"])
@@ -213,7 +213,7 @@ def upgrade() -> None:
             ["store_id"], ["stores.id"], name="fk_store_listings_store_id_stores", ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["sku_id"], ["skus.id"], name="fk_store_listings_sku_id_skus", ondelete="CASCADE"),
-        sa.CheckConstraint("price_fen IS NULL OR price_fen >= 0", name="ck_store_listings_price_fen"),
+        sa.CheckConstraint("price_fen IS NULL OR price_fen >= 0", name=op.f("ck_store_listings_price_fen")),
     )
     op.create_index("ix_store_listings_sku_id", "store_listings", ["sku_id"])
 
@@ -229,7 +229,7 @@ def upgrade() -> None:
             ["store_id"], ["stores.id"], name="fk_stock_levels_store_id_stores", ondelete="CASCADE"
         ),
         sa.ForeignKeyConstraint(["sku_id"], ["skus.id"], name="fk_stock_levels_sku_id_skus", ondelete="CASCADE"),
-        sa.CheckConstraint("reserved >= 0 AND reserved <= on_hand", name="ck_stock_levels_reserved"),
+        sa.CheckConstraint("reserved >= 0 AND reserved <= on_hand", name=op.f("ck_stock_levels_reserved")),
     )
     op.create_index("ix_stock_levels_sku_id", "stock_levels", ["sku_id"])
 
@@ -252,7 +252,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["sku_id"], ["skus.id"], name="fk_stock_movements_sku_id_skus", ondelete="CASCADE"),
         sa.CheckConstraint(
             "kind IN ('receive', 'adjust', 'reserve', 'release', 'sell', 'return')",
-            name="ck_stock_movements_kind",
+            name=op.f("ck_stock_movements_kind"),
         ),
     )
     op.create_index("ix_stock_movements_store_id_sku_id", "stock_movements", ["store_id", "sku_id"])
@@ -270,7 +270,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["store_id"], ["stores.id"], name="fk_stock_reservations_store_id_stores", ondelete="RESTRICT"
         ),
-        sa.CheckConstraint("status IN ('held', 'released', 'committed')", name="ck_stock_reservations_status"),
+        sa.CheckConstraint("status IN ('held', 'released', 'committed')", name=op.f("ck_stock_reservations_status")),
     )
     op.create_index("ix_stock_reservations_store_id", "stock_reservations", ["store_id"])
 
@@ -290,8 +290,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["sku_id"], ["skus.id"], name="fk_stock_reservation_lines_sku_id_skus", ondelete="RESTRICT"
         ),
-        sa.CheckConstraint("qty > 0", name="ck_stock_reservation_lines_qty"),
-        sa.CheckConstraint("returned >= 0 AND returned <= qty", name="ck_stock_reservation_lines_returned"),
+        sa.CheckConstraint("qty > 0", name=op.f("ck_stock_reservation_lines_qty")),
+        sa.CheckConstraint("returned >= 0 AND returned <= qty", name=op.f("ck_stock_reservation_lines_returned")),
     )
 
     op.create_table(
@@ -348,8 +348,8 @@ def upgrade() -> None:
             name="fk_customer_addresses_customer_id_customers",
             ondelete="CASCADE",
         ),
-        sa.CheckConstraint("lat BETWEEN -90 AND 90", name="ck_customer_addresses_lat"),
-        sa.CheckConstraint("lng BETWEEN -180 AND 180", name="ck_customer_addresses_lng"),
+        sa.CheckConstraint("lat BETWEEN -90 AND 90", name=op.f("ck_customer_addresses_lat")),
+        sa.CheckConstraint("lng BETWEEN -180 AND 180", name=op.f("ck_customer_addresses_lng")),
     )
     op.create_index("ix_customer_addresses_customer_id", "customer_addresses", ["customer_id"])
 

@@ -58,16 +58,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_payment_intents"),
         sa.UniqueConstraint("out_trade_no", name="uq_payment_intents_out_trade_no"),
         sa.UniqueConstraint("transaction_id", name="uq_payment_intents_transaction_id"),
-        sa.CheckConstraint("status IN ('pending', 'paid', 'closed', 'failed')", name="ck_payment_intents_status"),
-        sa.CheckConstraint("channel IN ('JSAPI', 'NATIVE')", name="ck_payment_intents_channel"),
-        sa.CheckConstraint("amount_fen > 0", name="ck_payment_intents_amount_fen"),
+        sa.CheckConstraint("status IN ('pending', 'paid', 'closed', 'failed')", name=op.f("ck_payment_intents_status")),
+        sa.CheckConstraint("channel IN ('JSAPI', 'NATIVE')", name=op.f("ck_payment_intents_channel")),
+        sa.CheckConstraint("amount_fen > 0", name=op.f("ck_payment_intents_amount_fen")),
         sa.CheckConstraint(
             "(status = 'paid') = (transaction_id IS NOT NULL AND paid_fen IS NOT NULL AND paid_at IS NOT NULL)",
-            name="ck_payment_intents_paid",
+            name=op.f("ck_payment_intents_paid"),
         ),
         sa.CheckConstraint(
             "credit_outcome IS NULL OR credit_outcome IN ('credited', 'late', 'duplicate')",
-            name="ck_payment_intents_credit_outcome",
+            name=op.f("ck_payment_intents_credit_outcome"),
         ),
     )
     op.create_index("ix_payment_intents_payable_kind_payable_id", "payment_intents", ["payable_kind", "payable_id"])
@@ -111,14 +111,14 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "status IN ('pending', 'processing', 'success', 'closed', 'abnormal', 'failed')",
-            name="ck_payment_refunds_status",
+            name=op.f("ck_payment_refunds_status"),
         ),
-        sa.CheckConstraint("kind IN ('order', 'late_payment', 'duplicate_payment')", name="ck_payment_refunds_kind"),
+        sa.CheckConstraint("kind IN ('order', 'late_payment', 'duplicate_payment')", name=op.f("ck_payment_refunds_kind")),
         sa.CheckConstraint(
-            "amount_fen > 0 AND wechat_fen >= 0 AND stored_value_fen >= 0", name="ck_payment_refunds_amounts"
+            "amount_fen > 0 AND wechat_fen >= 0 AND stored_value_fen >= 0", name=op.f("ck_payment_refunds_amounts")
         ),
-        sa.CheckConstraint("amount_fen = wechat_fen + stored_value_fen", name="ck_payment_refunds_split"),
-        sa.CheckConstraint("wechat_fen = 0 OR intent_id IS NOT NULL", name="ck_payment_refunds_intent"),
+        sa.CheckConstraint("amount_fen = wechat_fen + stored_value_fen", name=op.f("ck_payment_refunds_split")),
+        sa.CheckConstraint("wechat_fen = 0 OR intent_id IS NOT NULL", name=op.f("ck_payment_refunds_intent")),
     )
     op.create_index("ix_payment_refunds_intent_id", "payment_refunds", ["intent_id"])
     op.create_index("ix_payment_refunds_payable_kind_payable_id", "payment_refunds", ["payable_kind", "payable_id"])
@@ -158,7 +158,7 @@ def upgrade() -> None:
             name="fk_payment_events_refund_id_payment_refunds",
             ondelete="CASCADE",
         ),
-        sa.CheckConstraint("(intent_id IS NULL) <> (refund_id IS NULL)", name="ck_payment_events_subject"),
+        sa.CheckConstraint("(intent_id IS NULL) <> (refund_id IS NULL)", name=op.f("ck_payment_events_subject")),
     )
     op.create_index("ix_payment_events_intent_id", "payment_events", ["intent_id"])
     op.create_index("ix_payment_events_refund_id", "payment_events", ["refund_id"])
@@ -220,7 +220,7 @@ def upgrade() -> None:
         ),
         sa.CheckConstraint(
             "debit_fen >= 0 AND credit_fen >= 0 AND (debit_fen = 0) <> (credit_fen = 0)",
-            name="ck_ledger_entries_one_side",
+            name=op.f("ck_ledger_entries_one_side"),
         ),
     )
     op.create_index("ix_ledger_entries_transaction_id", "ledger_entries", ["transaction_id"])
@@ -284,7 +284,7 @@ def upgrade() -> None:
         _ts("started_at", nullable=False),
         _ts("finished_at"),
         sa.PrimaryKeyConstraint("id", name="pk_recon_runs"),
-        sa.CheckConstraint("status IN ('running', 'done', 'refused', 'failed')", name="ck_recon_runs_status"),
+        sa.CheckConstraint("status IN ('running', 'done', 'refused', 'failed')", name=op.f("ck_recon_runs_status")),
     )
     op.create_index("ix_recon_runs_bill_date_id", "recon_runs", ["bill_date", "id"])
 
@@ -311,9 +311,9 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "kind IN ('missing_locally', 'missing_in_bill', 'amount_differs', 'status_differs', 'refund_differs', "
             "'fee_totals')",
-            name="ck_recon_mismatches_kind",
+            name=op.f("ck_recon_mismatches_kind"),
         ),
-        sa.CheckConstraint("status IN ('open', 'resolved', 'cleared')", name="ck_recon_mismatches_status"),
+        sa.CheckConstraint("status IN ('open', 'resolved', 'cleared')", name=op.f("ck_recon_mismatches_status")),
     )
     op.create_index("ix_recon_mismatches_status_bill_date", "recon_mismatches", ["status", "bill_date"])
 
@@ -327,7 +327,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["store_id"], ["stores.id"], name="fk_settlement_terms_store_id_stores", ondelete="CASCADE"
         ),
-        sa.CheckConstraint("commission_bp BETWEEN 0 AND 10000", name="ck_settlement_terms_commission_bp"),
+        sa.CheckConstraint("commission_bp BETWEEN 0 AND 10000", name=op.f("ck_settlement_terms_commission_bp")),
     )
 
     op.create_table(
@@ -357,8 +357,8 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "store_id", "period_start", "period_end", name="uq_settlement_statements_store_id_period_start_period_end"
         ),
-        sa.CheckConstraint("status IN ('draft', 'confirmed', 'paid')", name="ck_settlement_statements_status"),
-        sa.CheckConstraint("period_end >= period_start", name="ck_settlement_statements_period"),
+        sa.CheckConstraint("status IN ('draft', 'confirmed', 'paid')", name=op.f("ck_settlement_statements_status")),
+        sa.CheckConstraint("period_end >= period_start", name=op.f("ck_settlement_statements_period")),
     )
 
     # The first daily reconciliation (10:30 Asia/Shanghai, for the day before); each run schedules the next.
