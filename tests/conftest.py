@@ -175,6 +175,10 @@ async def clean(database: str) -> AsyncIterator[None]:
     clock.reset()
     await truncate_all()
     await get_redis().flushdb()
+    # Ids restart at 1 after TRUNCATE: the in-process catalogue page cache must forget too.
+    from shop.catalogue.local_cache import forget_local
+
+    forget_local()
     yield
     clock.reset()
 
