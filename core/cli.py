@@ -278,7 +278,7 @@ def cmd_run(args: argparse.Namespace) -> None:
             _wait_for_web(s.port, children[0])
             children.append(subprocess.Popen([*exe, "worker"], env=env))
             _print_urls(s)
-            _supervise(children, s.port)
+            _supervise(children)
 
 
 def _wait_for_web(port: int, server: subprocess.Popen[Any], timeout: float = 120) -> None:
@@ -311,7 +311,7 @@ def _print_urls(s: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
-def _supervise(children: list[subprocess.Popen[Any]], port: int) -> None:
+def _supervise(children: list[subprocess.Popen[Any]]) -> None:
     stopping = False
 
     def stop(*_: Any) -> None:
