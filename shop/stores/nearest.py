@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core import clock
 from core.errors import InvalidInput
 from core.redis import get_redis
+from shop import after_commit
 from shop.stores.geo import EARTH_RADIUS_M, REDIS_MAX_LAT, check_point
 from shop.stores.hours import Schedule, decode_schedule, local_minute
 from shop.stores.mirror import FLAG_HQ, FLAG_PARTNER, GEO_KEY, INFO_KEY, META_KEY
@@ -64,6 +65,9 @@ async def nearest_stores(
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
     at = at or clock.now()
     if source != "postgres" and abs(lat) <= REDIS_MAX_LAT:
+        # Mirror updates run after their commit; let this process's in-flight ones land first, so a
+        # request that follows a store change in the same process reads what it wrote.
+        await after_commit.drain()
         try:
             found = await _nearest_redis(lat, lng, limit, open_now, delivers_to, partner_only, at)
         except RedisError as exc:
