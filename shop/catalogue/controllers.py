@@ -8,6 +8,7 @@ from litestar import Controller, MediaType, Request, Response, delete, get, patc
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.auth import user_guard
 from core.db import DbSession
@@ -52,6 +53,12 @@ PageNo = Annotated[int, QueryParameter(ge=1, le=100_000)]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100)]
 Query = Annotated[str | None, QueryParameter(max_length=50)]
 Req = Request[Any, Any, Any]
+
+
+async def _product_out(session: AsyncSession, product: Product) -> ProductOut:
+    """A product with all its SKUs, active or not, as admins see it."""
+    skus = (await session.scalars(select(Sku).where(Sku.product_id == product.id).order_by(Sku.id))).all()
+    return ProductOut.of(product, list(skus))
 
 
 class PublicCatalogueController(Controller):
@@ -150,8 +157,7 @@ class AdminCatalogueController(Controller):
     async def product(self, request: Req, db_session: DbSession, product_id: FromPath[int]) -> ProductOut:
         await require_role(db_session, principal_of(request), "staff", "finance")
         product = await get_product(db_session, product_id)
-        skus = (await db_session.scalars(select(Sku).where(Sku.product_id == product_id).order_by(Sku.id))).all()
-        return ProductOut.of(product, list(skus))
+        return await _product_out(db_session, product)
 
     @patch("/products/{product_id:int}", summary="Change a product (admin)")
     async def change_product(
@@ -161,8 +167,7 @@ class AdminCatalogueController(Controller):
         p = principal_of(request)
         await require_role(db_session, p)
         product = await update_product(db_session, product_id, changes_of(data), actor_of(p))
-        skus = (await db_session.scalars(select(Sku).where(Sku.product_id == product_id).order_by(Sku.id))).all()
-        return ProductOut.of(product, list(skus))
+        return await _product_out(db_session, product)
 
     @post("/products/{product_id:int}/skus", summary="Add a SKU (admin)")
     async def add_sku(
