@@ -41,7 +41,9 @@
     });
   }
 
-  var H5 = {};
+  // Checkout extension point: partials (coupon picker, member card) set fields in H5.extra (merged into
+  // the quote and order bodies), listen for "quote:updated" / "quote:failed" on document, call H5.requote().
+  var H5 = { extra: {}, api: api, yuan: yuan, toast: toast, friendly: friendly };
   H5.bindCatalogue = function () {
     var list = $(".products[data-store]"); if (!list) return;
     var store = list.getAttribute("data-store");
@@ -66,6 +68,7 @@
   function checkoutBody(form) {
     var kind = form.querySelector("input[name=kind]:checked").value;
     var body = { store_id: parseInt(form.getAttribute("data-store"), 10), kind: kind, note: form.note.value };
+    for (var k in H5.extra) if (H5.extra[k] !== undefined && H5.extra[k] !== null) body[k] = H5.extra[k];
     if (kind !== "pickup") {
       body.address = { contact_name: form.contact_name.value, phone: form.phone.value,
         address: form.querySelector("input[name=address]").value,
@@ -93,7 +96,11 @@
       lines.push("预计 " + hm + (body.kind === "pickup" ? " 可取货" : " 送达") + "（约" + r.promise_minutes + "分钟）");
       lines.forEach(function (t) { var p = document.createElement("div"); p.textContent = t; q.appendChild(p); });
       q.setAttribute("data-total", r.total_fen);
-    }).catch(function (e) { lastQuote = null; q.textContent = ""; err.textContent = friendly(e); err.hidden = false; });
+      document.dispatchEvent(new CustomEvent("quote:updated", { detail: r }));
+    }).catch(function (e) {
+      lastQuote = null; q.textContent = ""; err.textContent = friendly(e); err.hidden = false;
+      document.dispatchEvent(new CustomEvent("quote:failed", { detail: { status: e.status, message: e.message } }));
+    });
   };
   H5.bindCheckout = function () {
     var form = $("#checkout"); if (!form) return;
