@@ -92,6 +92,16 @@ class CustomerSubscribed(Event):
     scene: str | None
 
 
+@dataclass(frozen=True)
+class CouponExpiring(Event):
+    """A customer's unused coupon ends soon (shop's reminder sweep); engage sends the reminder."""
+
+    customer_id: int
+    coupon_id: int
+    title: str
+    valid_until: datetime
+
+
 E = TypeVar("E", bound=Event)
 Handler = Callable[[AsyncSession, Any], Awaitable[None]]
 

@@ -25,3 +25,18 @@ def register_urgent_feasibility(fn: UrgentFeasibility) -> None:
 
 def urgent_feasibility() -> UrgentFeasibility | None:
     return _urgent_feasibility
+
+
+# has_paid_order(session, customer_id) -> bool: orders registers it; shop's 新人 (first order) coupons ask it.
+PaidOrderCheck = Callable[[AsyncSession, int], Awaitable[bool]]
+
+_paid_order_check: PaidOrderCheck | None = None
+
+
+def register_paid_order_check(fn: PaidOrderCheck) -> None:
+    global _paid_order_check
+    _paid_order_check = fn
+
+
+def paid_order_check() -> PaidOrderCheck | None:
+    return _paid_order_check

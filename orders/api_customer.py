@@ -24,6 +24,7 @@ from orders.schemas import (
     CartItemIn,
     CartItemOut,
     CartOut,
+    CouponOptionOut,
     OrderOut,
     OrderPage,
     PlacedOut,
@@ -69,6 +70,12 @@ def quote_out(q: Quote) -> QuoteOut:
         payment_deadline_min=q.payment_deadline_min,
         discounts=list(q.discounts.labels),
         price_changed=bool(q.stale),
+        coupon_id=q.discounts.coupon_id,
+        coupon_options=[
+            CouponOptionOut(o.coupon_id, o.title, o.applicable, o.reason, o.discount_fen)
+            for o in q.discounts.coupon_options
+        ],
+        best_coupon_id=q.discounts.best_coupon_id,
     )
 
 

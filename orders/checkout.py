@@ -52,6 +52,8 @@ class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     address: AddressIn | None = None
     pickup_at: datetime | None = None
     coupon_id: int | None = None
+    # Without coupon_id: true applies the best applicable coupon (the quote's best_coupon_id).
+    best_coupon: bool = False
     stored_value_fen: int = 0
     prescription_url: str | None = None
     note: str = ""

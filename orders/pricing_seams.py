@@ -44,12 +44,26 @@ class DiscountLine:
 
 
 @dataclass(frozen=True, slots=True)
+class CouponChoice:
+    """One of the customer's coupons as the quote shows it: its worth here, or why it does not apply."""
+
+    coupon_id: int
+    title: str
+    applicable: bool
+    reason: str | None
+    discount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class Discounts:
     coupon_id: int | None = None
     coupon_fen: int = 0
     member_fen: int = 0
     member_card_id: int | None = None
     labels: tuple[str, ...] = ()
+    free_delivery: bool = False  # a free-delivery coupon: the quote sets the delivery fee to 0
+    coupon_options: tuple[CouponChoice, ...] = ()
+    best_coupon_id: int | None = None
 
     @property
     def amounts(self) -> tuple[int, ...]:
@@ -71,20 +85,45 @@ async def discounts_for(
     store_id: int,
     lines: Sequence[DiscountLine],
     coupon_id: int | None,
+    *,
+    coupon_options: bool = False,
+    best_coupon: bool = False,
+    delivery_fee_fen: int = 0,
 ) -> Discounts:
-    """Coupon and member discounts for these lines (before the pricing caps of orders.pricing)."""
+    """Coupon and member discounts for these lines (before the pricing caps of orders.pricing).
+
+    `coupon_options`: list the customer's coupons with their worth or why not; `best_coupon`: without a
+    chosen coupon, use the best applicable one.
+    """
     quote = _seam("discounts", "quote_discounts")
     member_pricing = _seam("members", "member_pricing")
     coupon_fen, member_fen, labels = 0, 0, []
     card_id: int | None = None
+    free_delivery, best_id = False, None
+    options: tuple[CouponChoice, ...] = ()
     if quote is None:
         if coupon_id is not None:
             raise CouponNotApplicable(f"coupon {coupon_id} cannot be used: coupons are not available yet")
-    else:
-        q = await quote(session, customer_id, store_id, list(lines), coupon_id=coupon_id)
+    elif coupon_id is not None or coupon_options or best_coupon:
+        q = await quote(
+            session,
+            customer_id,
+            store_id,
+            list(lines),
+            coupon_id=coupon_id,
+            with_options=coupon_options,
+            best=best_coupon,
+            delivery_fee_fen=delivery_fee_fen,
+        )
         coupon_fen = _fen(getattr(q, "coupon_fen", 0), "coupon discount")
         coupon_id = getattr(q, "coupon_id", coupon_id)
         labels += list(getattr(q, "labels", ()))
+        free_delivery = bool(getattr(q, "free_delivery", False))
+        options = tuple(
+            CouponChoice(o.coupon_id, o.title, o.applicable, o.reason, o.discount_fen)
+            for o in getattr(q, "options", ())
+        )
+        best_id = getattr(q, "best_coupon_id", None)
     if member_pricing is not None:
         terms = await member_pricing(session, customer_id)
         if terms is not None:
@@ -92,9 +131,9 @@ async def discounts_for(
             member_fen = _fen(terms.discount_fen(items), "member discount")
             card_id = getattr(terms, "card_id", None)
             labels += list(getattr(terms, "labels", ()))
-    if coupon_fen == member_fen == 0 and coupon_id is None:
+    if coupon_fen == member_fen == 0 and coupon_id is None and not options and best_id is None:
         return NO_DISCOUNT
-    return Discounts(coupon_id, coupon_fen, member_fen, card_id, tuple(labels))
+    return Discounts(coupon_id, coupon_fen, member_fen, card_id, tuple(labels), free_delivery, options, best_id)
 
 
 async def lock_coupon(session: AsyncSession, coupon_id: int, order_id: int) -> None:

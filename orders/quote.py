@@ -87,7 +87,9 @@ def _lines_of(req: CheckoutRequest, ctx: Context) -> list[LineIn]:
     return ctx.cart
 
 
-async def build_quote(session: AsyncSession, customer_id: int, req: CheckoutRequest, ctx: Context) -> Quote:
+async def build_quote(
+    session: AsyncSession, customer_id: int, req: CheckoutRequest, ctx: Context, *, coupon_options: bool = False
+) -> Quote:
     store = ctx.store
     if store is None:
         raise InvalidInput(f"store {req.store_id} does not exist")
@@ -135,7 +137,18 @@ async def build_quote(session: AsyncSession, customer_id: int, req: CheckoutRequ
             urgent_fee = pricing.URGENT_SURCHARGE_FEN
 
     dlines = [DiscountLine(s.sku_id, x.qty, s.price_fen) for s, x in zip(skus, wanted, strict=True)]
-    discounts = await discounts_for(session, customer_id, store.id, dlines, req.coupon_id)
+    discounts = await discounts_for(
+        session,
+        customer_id,
+        store.id,
+        dlines,
+        req.coupon_id,
+        coupon_options=coupon_options,
+        best_coupon=req.best_coupon,
+        delivery_fee_fen=delivery_fee,
+    )
+    if discounts.free_delivery:
+        delivery_fee = 0
     totals = pricing.price(
         [(s.price_fen, x.qty) for s, x in zip(skus, wanted, strict=True)],
         discounts_fen=discounts.amounts,
@@ -200,4 +213,4 @@ async def quote(session: AsyncSession, customer_id: int, req: CheckoutRequest) -
     """The price and promise of this checkout now; nothing is reserved."""
     validate(req)
     ctx = await read_context(session, customer_id, req)
-    return await build_quote(session, customer_id, req, ctx)
+    return await build_quote(session, customer_id, req, ctx, coupon_options=True)

@@ -24,6 +24,14 @@ class QuoteLineOut(msgspec.Struct):
     price_changed: bool
 
 
+class CouponOptionOut(msgspec.Struct):
+    coupon_id: int
+    title: str
+    applicable: bool
+    reason: str | None  # why not, in Chinese
+    discount_fen: int
+
+
 class QuoteOut(msgspec.Struct):
     store_id: int
     kind: str
@@ -42,6 +50,9 @@ class QuoteOut(msgspec.Struct):
     payment_deadline_min: int
     discounts: list[str]
     price_changed: bool
+    coupon_id: int | None = None  # the coupon applied
+    coupon_options: list[CouponOptionOut] = []
+    best_coupon_id: int | None = None
 
 
 class PlacedOut(msgspec.Struct):

@@ -7,6 +7,7 @@ from shop.admin_controllers import (
     StaffAdminController,
 )
 from shop.catalogue.controllers import AdminCatalogueController, ListingController, PublicCatalogueController
+from shop.coupons.controllers import ROUTES as COUPON_ROUTES
 from shop.customers.controllers import CustomerController, JsSdkController, WeChatSignInController
 from shop.stock.controllers import StockController
 from shop.stores.admin_controllers import AdminStoreController
@@ -26,4 +27,5 @@ ROUTES = [
     AuditController,
     CustomerAdminController,
     OfficialAccountController,
+    *COUPON_ROUTES,
 ]

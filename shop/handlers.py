@@ -18,8 +18,13 @@ __all__ = ["on_shutdown", "on_startup", "rebuild_geo_index", "register"]
 
 
 def register() -> None:
+    import shop.coupons.expire_coupons  # coupon expiry and reminder jobs
     import shop.jobs  # job handlers
     import shop.models  # noqa: F401 - every mapper configured before the first query
+    from core.events import CustomerSubscribed, subscribe
+    from shop.coupons.on_subscribe import issue_on_subscribe
+
+    subscribe(CustomerSubscribed, issue_on_subscribe)
 
 
 async def on_startup() -> None:

@@ -2,6 +2,7 @@
 
 from shop.audit import AuditEntry
 from shop.catalogue.models import Category, Product, Sku, StoreListing
+from shop.coupons.models import CouponTemplate, CustomerCoupon
 from shop.customers.models import Customer, CustomerAddress, OfficialAccount
 from shop.stock.models import StockLevel, StockMovement, StockReservation, StockReservationLine
 from shop.stores.models import Store, StoreHours, StoreHoursException, StoreStaff
@@ -9,8 +10,10 @@ from shop.stores.models import Store, StoreHours, StoreHoursException, StoreStaf
 __all__ = [
     "AuditEntry",
     "Category",
+    "CouponTemplate",
     "Customer",
     "CustomerAddress",
+    "CustomerCoupon",
     "OfficialAccount",
     "Product",
     "Sku",
