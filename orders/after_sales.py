@@ -177,13 +177,13 @@ _APPLY_TO_ORDER = text(
     WITH o AS (
         UPDATE orders SET refunded_fen = refunded_fen + :amount, updated_at = :now
         WHERE id = :order_id AND refunded_fen + :amount <= paid_fen + stored_value_fen
-        RETURNING id, refunded_fen = paid_fen + stored_value_fen AS full
+        RETURNING id, refunded_fen = paid_fen + stored_value_fen AS refunded_all
     ), l AS (
         UPDATE order_lines ol SET refunded_qty = ol.refunded_qty + x.qty
         FROM o, unnest(CAST(:line_nos AS int[]), CAST(:qtys AS int[])) AS x(line_no, qty)
         WHERE ol.order_id = o.id AND ol.line_no = x.line_no
     )
-    SELECT id, full FROM o
+    SELECT id, refunded_all FROM o
     """
 )
 
@@ -250,7 +250,7 @@ async def _approve(session: AsyncSession, refund: Refund, goods_returned: bool) 
             await return_stock(
                 session, ref, [(x["sku_id"], x["qty"]) for x in lines], return_ref=f"refund:{refund.public_id}"
             )
-    if refund.whole_order or hit.full:  # everything paid comes back: so does the coupon
+    if refund.whole_order or hit.refunded_all:  # everything paid comes back: so does the coupon
         await release_coupon(session, refund.order_id)
     await publish(session, RefundApproved(order_id=refund.order_id, refund_id=refund.id, amount_fen=refund.amount_fen))
 

@@ -143,9 +143,9 @@ async def test_prescription_is_required_for_prescription_items(client: AsyncClie
     await expect(client, w, pickup(w, prescription_url="ftp://nope"), 400, "prescription_url must be an http(s) URL")
 
 
-async def test_coupon_and_stored_value_are_refused_until_they_exist(client: AsyncClient) -> None:
+async def test_unknown_coupon_and_stored_value_are_refused(client: AsyncClient) -> None:
     w = await world()
-    await expect(client, w, pickup(w, coupon_id=7), 422, "coupon 7 cannot be used")
+    await expect(client, w, pickup(w, coupon_id=7), 404, "优惠券 7 不存在或不属于您")
     await expect(client, w, pickup(w, stored_value_fen=500), 422, "stored value is not available")
 
 
