@@ -19,6 +19,7 @@ from core.errors import Forbidden
 from core.settings import get_settings
 from engage import account_settings, inbox, publish_menu, qr_codes, rules
 from engage.accounts import resolve_account
+from engage.coupon_campaigns import CouponCampaignController
 from engage.referrals import referral_counts
 from engage.schemas import (
     InboxOut,
@@ -296,4 +297,4 @@ class EngageStaffController(Controller):
         )
 
 
-ADMIN_ROUTES = [EngageAdminController, EngageStaffController]
+ADMIN_ROUTES = [EngageAdminController, EngageStaffController, CouponCampaignController]

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import (
+    CouponExpiring,
     DispatchAccepted,
     OrderCancelled,
     OrderDelivered,
@@ -20,6 +21,7 @@ from core.events import (
     subscribe,
 )
 from engage import notify_orders as n
+from engage.coupon_campaigns import remind_expiring
 
 
 async def on_order_paid(session: AsyncSession, event: OrderPaid) -> None:
@@ -65,3 +67,4 @@ def register() -> None:
     subscribe(OrderCancelled, on_order_cancelled)
     subscribe(RefundSucceeded, on_refund_succeeded)
     subscribe(OrderStatusChanged, on_status_changed)
+    subscribe(CouponExpiring, remind_expiring)

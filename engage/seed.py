@@ -18,6 +18,8 @@ from engage.models import KeywordRule, Menu
 from engage.publish_menu import DEMO_MENU, publish_menu, save_menu
 from engage.qr_codes import STORE_QR_JOB
 from engage.rules import create_rule
+from shop.coupons.models import CouponTemplate
+from shop.coupons.seed import KEYWORD_CODE
 from shop.stores.models import Store
 
 log = structlog.get_logger(__name__)
@@ -120,7 +122,17 @@ async def seed_demo() -> None:
         account = await resolve_account(session, None)
         rules = 0
         if not await session.scalar(select(func.count()).where(KeywordRule.account_id == account.id)):
+            keyword_coupon = await session.scalar(
+                select(CouponTemplate.id).where(CouponTemplate.code == KEYWORD_CODE, CouponTemplate.status == "active")
+            )
             for rule in DEMO_RULES:
+                if rule["name"] == "优惠券" and keyword_coupon is not None:  # "优惠券" → the coupon's claim card
+                    reply = {
+                        "coupon_template_id": keyword_coupon,
+                        "title": "送您一张满30减5优惠券",
+                        "description": "点击领取，下单立减5元",
+                    }
+                    rule = {**rule, "reply_type": "coupon", "reply": reply}
                 await create_rule(session, account.id, rule)
                 rules += 1
         missing = {p: t for p, t in DEMO_TEMPLATES.items() if (await get_templates(session, account.id)).get(p) is None}

@@ -22,6 +22,7 @@ from shop import seed_data as data
 from shop.after_commit import drain
 from shop.catalogue import cache
 from shop.catalogue.models import Category, Product, Sku, StoreListing
+from shop.coupons.seed import seed_coupons
 from shop.customers.services import upsert_default_account
 from shop.stock.models import StockLevel, StockMovement
 from shop.stores.hours import interval_from_text
@@ -310,6 +311,7 @@ async def seed_demo() -> None:
         skus = await _products(session, categories)
         listings, stocked = await _listings_and_stock(session, stores, skus)
         people = await _people(session, stores)
+    await seed_coupons()
     await drain()
     try:
         await rebuild_geo_index()

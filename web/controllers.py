@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from web import consoles, customer
+from web import consoles, coupon_pages, customer
 
-ROUTES = [*customer.ROUTES, *consoles.ROUTES]
+ROUTES = [*customer.ROUTES, *coupon_pages.ROUTES, *consoles.ROUTES]

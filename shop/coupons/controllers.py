@@ -13,7 +13,8 @@ from core.db import DbSession
 from shop.access import actor_of, authorize_store, principal_of, require_role
 from shop.audit import record_audit
 from shop.coupons import templates as tpl
-from shop.coupons.claim_coupon import claim_coupon, issue_quietly
+from shop.coupons.claim_coupon import claim_coupon
+from shop.coupons.issue_coupons import issue_to
 from shop.coupons.queries import coupon_centre, my_coupons
 from shop.coupons.redeem_coupon import check_redeemable, find_by_code, redeem_in_store
 from shop.coupons.schemas import (
@@ -135,25 +136,6 @@ class AdminCouponController(Controller):
     ) -> list[UsageOut]:
         await require_role(db_session, principal_of(request), "finance")
         return await tpl.usage_report(db_session, template_id)
-
-
-async def issue_to(db_session: Any, template_id: int, customer_ids: list[int], actor: Any, *, source: str) -> IssueOut:
-    """Issue to each customer in a savepoint: refusals (quota gone, limit reached) are counted, not fatal."""
-    await tpl.get_template(db_session, template_id)
-    ids: list[int] = []
-    for customer_id in dict.fromkeys(customer_ids):
-        claimed = await issue_quietly(db_session, customer_id, template_id, source=source)
-        if claimed is not None:
-            ids.append(claimed.coupon_id)
-    await record_audit(
-        db_session,
-        actor,
-        f"coupon.issue_{source}",
-        "coupon_template",
-        template_id,
-        after={"asked": len(customer_ids), "issued": len(ids)},
-    )
-    return IssueOut(len(ids), len(set(customer_ids)) - len(ids), ids)
 
 
 class StaffCouponController(Controller):

@@ -27,3 +27,7 @@ async def own_handlers(database: str, app) -> AsyncIterator[None]:  # type: igno
     yield
     events._handlers.clear()
     events._handlers.update(saved)
+
+
+# The sandbox helpers of the engage tests (the customer's WeChat, admin tokens).
+from tests.integration.engage.conftest import admin, api, app_http  # noqa: E402, F401

@@ -112,7 +112,7 @@ async def test_window_quota_and_unknown_template_refusals_in_chinese_over_http(c
 async def test_admin_issue_skips_refusals_without_failing(clean: None) -> None:
     from core.db import unit_of_work
     from shop.audit import SYSTEM
-    from shop.coupons.controllers import issue_to
+    from shop.coupons.issue_coupons import issue_to
 
     w = await world()
     people = await customers(w.account_id, 5)
