@@ -19,6 +19,7 @@ SCENARIOS = {
     "B5": "bench.b5",
     "B5r": "bench.b5r",
     "B6": "bench.b6",
+    "B7": "bench.b7",
     "B8": "bench.b8",
 }
 

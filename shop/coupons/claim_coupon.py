@@ -9,6 +9,7 @@ undoes its own quota increment. PostgreSQL is the guard: no Redis involved.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,17 @@ from shop.coupons.errors import ClaimRefused, TemplateNotFound
 from shop.coupons.expire_coupons import schedule_expiry
 
 log = structlog.get_logger(__name__)
+
+# Flash campaigns: once PostgreSQL said a template is sold out, this process refuses claims for it without
+# a database round trip for a moment. It can only refuse earlier, never issue more (the UPDATE is the guard);
+# an admin raising the quota is seen within SOLD_OUT_MEMO_S.
+SOLD_OUT_MEMO_S = 1.0
+_sold_out_until: dict[int, float] = {}
+
+
+def forget_sold_out() -> None:
+    _sold_out_until.clear()
+
 
 _CLAIM = text(
     """
@@ -101,6 +113,8 @@ async def claim_coupon(session: AsyncSession, customer_id: int, template_id: int
     A loss to a concurrent claim by the same customer surfaces as ClaimRefused too; the session's
     transaction is then unusable (callers issuing in a loop wrap each call in a savepoint).
     """
+    if source == "claim" and _sold_out_until.get(template_id, 0.0) > time.monotonic():
+        raise ClaimRefused("手慢了，优惠券已被抢光", "sold_out")
     now = clock.now()
     params = {
         "t": template_id,
@@ -119,6 +133,8 @@ async def claim_coupon(session: AsyncSession, customer_id: int, template_id: int
         raise
     if row.id is None:
         refusal = _refusal(row, template_id, source != "claim", now)
+        if source == "claim" and isinstance(refusal, ClaimRefused) and refusal.reason == "sold_out":
+            _sold_out_until[template_id] = time.monotonic() + SOLD_OUT_MEMO_S
         log.info("coupon_claim_refused", template_id=template_id, customer_id=customer_id, why=str(refusal.detail))
         raise refusal
     await schedule_expiry(session, row.valid_until)

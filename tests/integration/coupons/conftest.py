@@ -11,6 +11,14 @@ import pytest
 OWN = ("orders", "shop", "core", "tests")
 
 
+@pytest.fixture(autouse=True)
+def no_sold_out_memo() -> None:
+    """Template ids restart after each test's TRUNCATE: forget which ones this process saw sold out."""
+    from shop.coupons.claim_coupon import forget_sold_out
+
+    forget_sold_out()
+
+
 @pytest.fixture
 async def own_handlers(database: str, app) -> AsyncIterator[None]:  # type: ignore[no-untyped-def]
     from core import events
