@@ -95,3 +95,36 @@ async def test_follow_keyword_card_claim_page_claimed_and_reminded(
         "SELECT template_id, state FROM customer_coupons WHERE customer_id = :c ORDER BY template_id", c=customer.id
     )
     assert [(s.template_id, s.state) for s in states] == [(welcome, "available"), (keyword_coupon, "expired")]
+
+
+async def test_admin_issues_a_coupon_to_a_segment_once_per_follower(
+    api: httpx.AsyncClient, app_http: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    from tests.integration.engage.conftest import user_headers
+
+    r = await app_http.post(
+        "/api/admin/coupons/templates",
+        json={
+            "title": "回馈券",
+            "kind": "cash",
+            "off_fen": 300,
+            "total_quota": 10,
+            "valid_days": 3,
+            "claimable": False,
+        },
+        headers=admin,
+    )
+    template_id = r.json()["id"]
+    people = [await customer_of(await follower(api, name)) for name in ("甲", "乙")]
+    path = f"/api/engage/coupons/{template_id}/issue-to-segment"
+    _, staff = await user_headers("staff")
+    assert (await app_http.post(path, json={"segment": {}}, headers=staff)).status_code == 403
+    r = await app_http.post(path, json={"segment": {}}, headers=admin)
+    assert r.status_code == 201, r.text
+    assert (r.json()["issued"], r.json()["skipped"]) == (2, 0)
+    r = await app_http.post(path, json={"segment": {}}, headers=admin)  # again: each already has one
+    assert (r.json()["issued"], r.json()["skipped"]) == (0, 2)
+    held = await rows("SELECT customer_id FROM customer_coupons WHERE source = 'segment' ORDER BY customer_id")
+    assert [h.customer_id for h in held] == sorted(p.id for p in people)
+    r = await app_http.post(path, json={"segment": {"bogus": 1}}, headers=admin)
+    assert r.status_code == 400 and "unknown segment fields" in r.json()["detail"]
