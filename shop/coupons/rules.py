@@ -55,19 +55,23 @@ class Verdict:
     free_delivery: bool = False
 
 
+def _yuan(fen: int) -> str:
+    """Compact yuan for a coupon's face: 100, 12.5, 0.99."""
+    return str(fen // 100) if fen % 100 == 0 else f"{fen // 100}.{fen % 100:02d}".rstrip("0")
+
+
 def describe(t: Terms) -> str:
-    """The coupon's value in a few Chinese words: 满100减20, 8.8折（最多减¥10.00）, 无门槛减¥5.00, …"""
-    need = f"满{format_yuan(t.threshold_fen)}" if t.threshold_fen else "无门槛"
+    """The coupon's face in a few Chinese words: 满100减20, 8.8折（最多减10元）, 无门槛减5元, 满20免配送费."""
+    need = f"满{_yuan(t.threshold_fen)}" if t.threshold_fen else ""
     if t.kind == "percent":
         pct = 100 - (t.percent_off or 0)
         fold = f"{pct // 10}.{pct % 10}".rstrip("0").rstrip(".") + "折"
-        cap = f"（最多减{format_yuan(t.cap_fen)}）" if t.cap_fen else ""
-        return f"{need}{fold}{cap}" if t.threshold_fen else f"{fold}{cap}"
+        cap = f"（最多减{_yuan(t.cap_fen)}元）" if t.cap_fen else ""
+        return f"{need}{fold}{cap}"
     if t.kind == "free_delivery":
         return f"{need}免配送费"
-    if t.kind == "newcomer":
-        return f"新人专享 {need}减{format_yuan(t.off_fen)}"
-    return f"{need}减{format_yuan(t.off_fen)}"
+    off = f"{need}减{_yuan(t.off_fen)}" if need else f"无门槛减{_yuan(t.off_fen)}元"
+    return f"新人专享 {off}" if t.kind == "newcomer" else off
 
 
 def in_scope(t: Terms, lines: Sequence[Line]) -> list[Line]:

@@ -79,4 +79,8 @@ async def seed_coupons() -> int:
             if body["code"] not in have:
                 await create_template(session, TemplateIn(**body), SYSTEM)
                 created += 1
+    print(
+        f"shop: {created} new demo coupon templates (reply 优惠券 in the account → 满30减5; follow → 新人专享8元)",
+        flush=True,
+    )
     return created

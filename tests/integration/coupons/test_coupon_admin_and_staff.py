@@ -36,7 +36,7 @@ async def test_admin_creates_checks_changes_and_reports(client: AsyncClient) -> 
     r = await client.post("/api/admin/coupons/templates", json=body, headers=admin)
     assert r.status_code == 201, r.text
     t = r.json()
-    assert t["value"] == "满¥50.00减¥10.00" and t["issued"] == 0
+    assert t["value"] == "满50减10" and t["issued"] == 0
 
     w = await world()
     people = await customers(w.account_id, 2)
@@ -95,3 +95,12 @@ async def test_staff_redeem_only_at_their_store_once(client: AsyncClient) -> Non
         await client.get("/api/coupons/mine", params={"state": "used"}, headers=customer_headers(w.customer_id))
     ).json()
     assert [x["id"] for x in mine["items"]] == [coupon_id]
+
+
+async def test_demo_templates_seed_once(clean: None) -> None:
+    from shop.coupons.seed import DEMO_TEMPLATES, KEYWORD_CODE, seed_coupons
+
+    assert await seed_coupons() == len(DEMO_TEMPLATES)
+    assert await seed_coupons() == 0
+    assert await scalar("SELECT kind FROM coupon_templates WHERE code = :c", c=KEYWORD_CODE) == "threshold"
+    assert await scalar("SELECT auto_issue FROM coupon_templates WHERE code = 'demo-newcomer'") == "subscribe"

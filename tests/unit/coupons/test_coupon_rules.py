@@ -22,7 +22,9 @@ def test_threshold_applies_at_or_above_and_says_how_much_is_missing_below() -> N
 def test_percent_rounds_down_and_is_capped() -> None:
     assert evaluate(Terms("percent", percent_off=12), LINES, 1).discount_fen == 8500 * 12 // 100
     assert evaluate(Terms("percent", percent_off=50, cap_fen=2000), LINES, 1).discount_fen == 2000
-    assert describe(Terms("percent", percent_off=12, cap_fen=1000)) == "8.8折（最多减¥10.00）"
+    assert describe(Terms("percent", percent_off=12, cap_fen=1000)) == "8.8折（最多减10元）"
+    assert describe(Terms("threshold", threshold_fen=10000, off_fen=2050)) == "满100减20.5"
+    assert describe(Terms("cash", off_fen=500)) == "无门槛减5元"
     assert describe(Terms("percent", percent_off=20)) == "8折"
 
 
