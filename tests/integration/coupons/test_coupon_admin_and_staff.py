@@ -104,3 +104,19 @@ async def test_demo_templates_seed_once(clean: None) -> None:
     assert await seed_coupons() == 0
     assert await scalar("SELECT kind FROM coupon_templates WHERE code = :c", c=KEYWORD_CODE) == "threshold"
     assert await scalar("SELECT auto_issue FROM coupon_templates WHERE code = 'demo-newcomer'") == "subscribe"
+
+
+async def test_the_apology_coupon_seam_delivery_calls(clean: None) -> None:
+    from shop.coupons.seed import seed_coupons
+    from shop.discounts import issue_apology_coupon
+
+    w = await world()
+    async with unit_of_work() as s:
+        assert await issue_apology_coupon(s, w.customer_id, 1, "没有门店接单") is None  # no apology template yet
+    await seed_coupons()
+    async with unit_of_work() as s:
+        first = await issue_apology_coupon(s, w.customer_id, 1, "没有门店接单")
+        second = await issue_apology_coupon(s, w.customer_id, 2, "又没有门店接单")
+    assert first is not None and second is not None and first != second
+    got = await rows("SELECT source, state FROM customer_coupons WHERE customer_id = :c", c=w.customer_id)
+    assert [(g.source, g.state) for g in got] == [("apology", "available")] * 2
