@@ -45,7 +45,7 @@ _COUPONS = text(
     FROM customer_coupons c JOIN coupon_templates t ON t.id = c.template_id
     WHERE c.customer_id = :customer_id
       AND (c.id = :coupon_id OR (:all AND c.state IN ('available', 'returned') AND c.valid_until > :now))
-    ORDER BY c.valid_until, c.id
+    ORDER BY c.id = :coupon_id DESC NULLS LAST, c.valid_until, c.id  -- the chosen one is never cut off
     LIMIT :limit
     """
 )
