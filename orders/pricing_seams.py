@@ -92,7 +92,7 @@ async def discounts_for(
             member_fen = _fen(terms.discount_fen(items), "member discount")
             card_id = getattr(terms, "card_id", None)
             labels += list(getattr(terms, "labels", ()))
-    if coupon_fen == member_fen == 0 and coupon_id is None:
+    if coupon_fen == member_fen == 0 and coupon_id is None and card_id is None:
         return NO_DISCOUNT
     return Discounts(coupon_id, coupon_fen, member_fen, card_id, tuple(labels))
 
@@ -137,7 +137,11 @@ async def release_hold(session: AsyncSession, ref: str) -> None:
         await fn(session, ref)
 
 
-async def credit_stored_value(session: AsyncSession, card_id: int, fen: int, ref: str) -> None:
+async def credit_stored_value(
+    session: AsyncSession, card_id: int, fen: int, ref: str, *, origin_ref: str | None = None
+) -> None:
+    """Give stored value back; `origin_ref` (the order's hold ref) lets members return principal and bonus
+    in the proportion the order took them."""
     fn = _seam("members", "credit_stored_value")
     if fn is not None:
-        await fn(session, card_id, fen, ref)
+        await fn(session, card_id, fen, ref, origin_ref=origin_ref)

@@ -3,6 +3,16 @@
 from shop.audit import AuditEntry
 from shop.catalogue.models import Category, Product, Sku, StoreListing
 from shop.customers.models import Customer, CustomerAddress, OfficialAccount
+from shop.members.models import (
+    MemberCard,
+    MemberCardEntry,
+    MemberCodeToken,
+    MemberHold,
+    MemberLevel,
+    MemberPointsAward,
+    TopUp,
+    TopUpPlan,
+)
 from shop.stock.models import StockLevel, StockMovement, StockReservation, StockReservationLine
 from shop.stores.models import Store, StoreHours, StoreHoursException, StoreStaff
 
@@ -11,6 +21,12 @@ __all__ = [
     "Category",
     "Customer",
     "CustomerAddress",
+    "MemberCard",
+    "MemberCardEntry",
+    "MemberCodeToken",
+    "MemberHold",
+    "MemberLevel",
+    "MemberPointsAward",
     "OfficialAccount",
     "Product",
     "Sku",
@@ -23,4 +39,6 @@ __all__ = [
     "StoreHoursException",
     "StoreListing",
     "StoreStaff",
+    "TopUp",
+    "TopUpPlan",
 ]
