@@ -13,7 +13,7 @@ from shop.members.cards import open_card
 from shop.members.models import MemberLevel, TopUpPlan
 from shop.members.topups import create_topup
 from tests.integration.orders.factories import World, world
-from tests.integration.payments.conftest import eventually, sandbox_pay, scalar, start
+from tests.integration.payments.conftest import eventually, sandbox_pay, scalar
 
 
 @dataclass

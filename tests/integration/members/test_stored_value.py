@@ -108,7 +108,7 @@ async def test_stored_value_with_wechat_pay_then_cancelled_gives_everything_back
 ) -> None:
     await set_sandbox(http, refund_delay_seconds=0)
     await top_up(http, member_world)
-    order_id, total = await place_sv(member_world, 3, 1_100)  # 3,000 total: 1,100 stored value + 1,900 WeChat
+    order_id, _total = await place_sv(member_world, 3, 1_100)  # 3,000 total: 1,100 stored value + 1,900 WeChat
     assert await order_status(order_id) == "created"
     assert await balances(member_world.card_id) == (19_000, 1_900, 0)
     assert await scalar("SELECT state FROM member_holds") == "held"
