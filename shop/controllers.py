@@ -8,6 +8,7 @@ from shop.admin_controllers import (
 )
 from shop.catalogue.controllers import AdminCatalogueController, ListingController, PublicCatalogueController
 from shop.customers.controllers import CustomerController, JsSdkController, WeChatSignInController
+from shop.members.controllers import ROUTES as MEMBER_ROUTES
 from shop.stock.controllers import StockController
 from shop.stores.admin_controllers import AdminStoreController
 from shop.stores.controllers import PublicStoreController
@@ -26,4 +27,5 @@ ROUTES = [
     AuditController,
     CustomerAdminController,
     OfficialAccountController,
+    *MEMBER_ROUTES,
 ]
