@@ -69,6 +69,13 @@ def quote_out(q: Quote) -> QuoteOut:
         payment_deadline_min=q.payment_deadline_min,
         discounts=list(q.discounts.labels),
         price_changed=bool(q.stale),
+        member_card_id=q.discounts.member_card_id,
+        member_discount_fen=q.discounts.member_fen,
+        points=q.points.points,
+        points_fen=q.points.fen,
+        points_available=q.points.available,
+        points_max=q.points.max_points,
+        member_balance_fen=q.points.balance_fen,
     )
 
 

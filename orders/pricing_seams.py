@@ -125,6 +125,38 @@ async def hold_stored_value(session: AsyncSession, card_id: int | None, fen: int
     return card_id
 
 
+@dataclass(frozen=True, slots=True)
+class PointsUse:
+    points: int = 0
+    fen: int = 0
+    available: int = 0  # the card's points
+    max_points: int = 0  # the most this order may spend
+    balance_fen: int | None = None  # the card's stored value; None without a card
+
+
+NO_POINTS = PointsUse()
+
+
+async def points_for(
+    session: AsyncSession, customer_id: int, card_id: int | None, points: int, goods_fen: int
+) -> PointsUse:
+    """What spending `points` takes off goods worth `goods_fen` (after discounts); refused clearly when not possible."""
+    fn = _seam("members", "points_use")
+    if fn is None or card_id is None:
+        if points:
+            raise Unprocessable("您还没有会员卡，不能使用积分抵扣")
+        return NO_POINTS
+    use = await fn(session, card_id, points, goods_fen)
+    return PointsUse(use.points, use.fen, use.available, use.max_points, use.balance_fen)
+
+
+async def hold_points(session: AsyncSession, card_id: int | None, points: int, ref: str) -> None:
+    fn = _seam("members", "hold_points")
+    if fn is None or card_id is None:
+        raise Unprocessable("您还没有会员卡，不能使用积分抵扣")
+    await fn(session, card_id, points, ref)
+
+
 async def capture_hold(session: AsyncSession, ref: str) -> None:
     fn = _seam("members", "capture_hold")
     if fn is not None:

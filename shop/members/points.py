@@ -14,6 +14,8 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,3 +193,30 @@ async def release_points(session: AsyncSession, ref: str) -> None:
         points=int(moved[0]),
         memo=f"订单取消退回积分 {ref}",
     )
+
+
+@dataclass(frozen=True, slots=True)
+class PointsUse:
+    points: int
+    fen: int
+    available: int
+    max_points: int
+    balance_fen: int
+
+
+async def points_use(session: AsyncSession, card_id: int, points: int, goods_fen: int) -> PointsUse:
+    """Check a points deduction for a quote: within the card's points and the per-order cap (no lock, no write)."""
+    row = (
+        await session.execute(
+            text("SELECT points, principal_fen + bonus_fen FROM member_cards WHERE id = :id"), {"id": card_id}
+        )
+    ).one()
+    available, balance = int(row[0]), int(row[1])
+    cap = points_cap(goods_fen)
+    if points > available:
+        raise InsufficientPoints(f"积分不足：您有 {available} 积分，本单要用 {points} 积分")
+    if points > cap:
+        raise InsufficientPoints(
+            f"本单最多可用 {cap} 积分抵扣（不超过商品金额的 {MAX_POINTS_SHARE_PCT}%），请减少使用的积分"
+        )
+    return PointsUse(points, points * FEN_PER_POINT, available, min(cap, available), balance)

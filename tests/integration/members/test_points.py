@@ -9,6 +9,7 @@ from core.db import unit_of_work
 from orders.services import cancel_order
 from payments.request_refund import request_refund
 from tests.integration.members.conftest import Member, balances, statement_matches
+from tests.integration.orders.factories import customer_headers
 from tests.integration.payments.conftest import (
     eventually,
     ledger_ok,
@@ -72,3 +73,40 @@ async def test_cancelling_a_paid_order_takes_all_its_points_back(http: httpx.Asy
     assert await scalar("SELECT growth_fen FROM member_cards") == 2_000
     assert keep != order_id and await statement_matches(member_world.card_id)
     await ledger_ok()
+
+
+async def test_points_spent_at_checkout_are_capped_held_and_given_back_on_cancel(
+    client: httpx.AsyncClient, member_world: Member
+) -> None:
+    from shop.members import award_points
+
+    async with unit_of_work() as s:
+        await award_points(s, member_world.w.customer_id, 9_999, 50_000)  # 500 points (and 银卡: 2% off)
+    me = customer_headers(member_world.w.customer_id)
+    body = {
+        "store_id": member_world.w.store_id,
+        "kind": "pickup",
+        "lines": [{"sku_id": member_world.w.sku_id, "qty": 10}],
+    }
+    q = (await client.post("/api/orders/quote", json={**body, "points": 300}, headers=me)).json()
+    assert (q["points"], q["points_fen"], q["points_available"], q["member_discount_fen"]) == (300, 300, 500, 200)
+    assert q["total_fen"] == 10_000 - 200 - 300 and q["points_max"] == 500 and q["member_balance_fen"] == 0
+
+    too_many = await client.post("/api/orders/quote", json={**body, "points": 600}, headers=me)
+    assert too_many.status_code == 422 and "积分不足" in too_many.json()["detail"]
+    body_small = {**body, "lines": [{"sku_id": member_world.w.sku_id, "qty": 1}]}
+    over_cap = await client.post("/api/orders/quote", json={**body_small, "points": 300}, headers=me)
+    assert over_cap.status_code == 422 and "最多可用 196 积分" in over_cap.json()["detail"]
+
+    r = await client.post(
+        "/api/orders", json={**body, "points": 300}, headers={**me, "Idempotency-Key": "points-order-1"}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["total_fen"] == 9_500
+    assert await balances(member_world.card_id) == (0, 0, 200)
+    order_id = await scalar("SELECT id FROM orders")
+    async with unit_of_work() as s:
+        await cancel_order(s, order_id, "test", "不要了")
+    assert await balances(member_world.card_id) == (0, 0, 500)
+    assert await scalar("SELECT state FROM member_holds WHERE kind = 'points'") == "released"
+    assert await statement_matches(member_world.card_id)
