@@ -23,6 +23,7 @@ from shop.after_commit import drain
 from shop.catalogue import cache
 from shop.catalogue.models import Category, Product, Sku, StoreListing
 from shop.customers.services import upsert_default_account
+from shop.members.seed import seed_members
 from shop.stock.models import StockLevel, StockMovement
 from shop.stores.hours import interval_from_text
 from shop.stores.mirror import rebuild_geo_index
@@ -310,6 +311,7 @@ async def seed_demo() -> None:
         skus = await _products(session, categories)
         listings, stocked = await _listings_and_stock(session, stores, skus)
         people = await _people(session, stores)
+        await seed_members(session)  # member levels, top-up plans, cards (shop/members/seed.py)
     await drain()
     try:
         await rebuild_geo_index()
