@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from web import consoles, customer
+from web import consoles, customer, member_pages
 
-ROUTES = [*customer.ROUTES, *consoles.ROUTES]
+ROUTES = [*customer.ROUTES, *consoles.ROUTES, *member_pages.ROUTES]
