@@ -135,7 +135,7 @@ class MemberTerms:
     def labels(self) -> tuple[str, ...]:
         if not self.discount_pct:
             return ()
-        return (f"{self.level_name}会员 {(100 - self.discount_pct) / 10:g} 折",)
+        return (f"{self.level_name} {(100 - self.discount_pct) / 10:g} 折",)
 
 
 async def member_pricing(session: AsyncSession, customer_id: int) -> MemberTerms | None:
