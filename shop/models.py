@@ -1,18 +1,9 @@
 """Every shop table, imported in one place so the mappers and the metadata know them all."""
 
+import shop.members.models  # noqa: F401 - member tables (their names are listed in shop.members.models)
 from shop.audit import AuditEntry
 from shop.catalogue.models import Category, Product, Sku, StoreListing
 from shop.customers.models import Customer, CustomerAddress, OfficialAccount
-from shop.members.models import (
-    MemberCard,
-    MemberCardEntry,
-    MemberCodeToken,
-    MemberHold,
-    MemberLevel,
-    MemberPointsAward,
-    TopUp,
-    TopUpPlan,
-)
 from shop.stock.models import StockLevel, StockMovement, StockReservation, StockReservationLine
 from shop.stores.models import Store, StoreHours, StoreHoursException, StoreStaff
 
@@ -21,12 +12,6 @@ __all__ = [
     "Category",
     "Customer",
     "CustomerAddress",
-    "MemberCard",
-    "MemberCardEntry",
-    "MemberCodeToken",
-    "MemberHold",
-    "MemberLevel",
-    "MemberPointsAward",
     "OfficialAccount",
     "Product",
     "Sku",
@@ -39,6 +24,4 @@ __all__ = [
     "StoreHoursException",
     "StoreListing",
     "StoreStaff",
-    "TopUp",
-    "TopUpPlan",
 ]
