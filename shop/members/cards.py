@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.errors import InvalidInput
-from shop.members.errors import InsufficientPoints, InsufficientStoredValue, NoMemberCard, NotYourCard
+from shop.members.errors import InsufficientPoints, InsufficientStoredValue, NoMemberCard
 from shop.members.models import MemberCard, MemberCardEntry, MemberLevel
 
 
@@ -56,15 +56,6 @@ async def require_card(session: AsyncSession, customer_id: int) -> MemberCard:
     card = await card_of_customer(session, customer_id)
     if card is None:
         raise NoMemberCard("您还没有会员卡，请先领取会员卡")
-    return card
-
-
-async def require_own_card(session: AsyncSession, customer_id: int, card_id: int) -> MemberCard:
-    card = await session.get(MemberCard, card_id)
-    if card is None:
-        raise NoMemberCard(f"会员卡 {card_id} 不存在")
-    if card.customer_id != customer_id:
-        raise NotYourCard("这不是您的会员卡")
     return card
 
 
