@@ -24,6 +24,7 @@ from tests.integration.members.conftest import (
     top_up,
 )
 from tests.integration.payments.conftest import (
+    add_fault,
     deliver,
     eventually,
     ledger_ok,
@@ -178,4 +179,39 @@ async def test_fifty_concurrent_spends_of_one_balance_never_go_below_zero(
     assert await scalar("SELECT count(*) FROM member_holds WHERE state = 'captured'") == 22
     assert await scalar("SELECT count(*) FROM orders WHERE status = 'paid'") == 22
     assert await scalar("SELECT min(principal_after_fen + bonus_after_fen) FROM member_card_entries") == 0
+    await money_consistent(member_world.card_id)
+
+
+@pytest.mark.parametrize("first", ["cancel", "notify"])
+async def test_cancel_racing_the_wechat_notify_never_loses_stored_value(
+    http: httpx.AsyncClient, member_world: Member, first: str
+) -> None:
+    await set_sandbox(http, refund_delay_seconds=0)
+    await top_up(http, member_world)
+    order_id, _ = await place_sv(member_world, 3, 1_100)
+    intent = await start(order_id)
+    await add_fault(http, "drop", out_trade_no=intent.out_trade_no)
+    await sandbox_pay(http, intent.out_trade_no)
+    body = await sandbox_notify_from(http, intent.out_trade_no)
+
+    async def cancel() -> None:
+        async with unit_of_work() as s:
+            await cancel_order(s, order_id, "payments", "支付超时", unpaid_only=True)
+
+    steps = [cancel(), deliver(body)] if first == "cancel" else [deliver(body), cancel()]
+    await asyncio.gather(*steps)
+    await run_jobs()
+    status = await order_status(order_id)
+    hold = await scalar("SELECT state FROM member_holds WHERE kind = 'stored_value'")
+    if status == "cancelled":  # the late WeChat payment goes back in full; the stored value was released
+        assert hold == "released" and await balances(member_world.card_id) == (20_000, 2_000, 0)
+
+        async def refunded() -> bool:
+            await run_jobs()
+            return await scalar("SELECT status FROM payment_refunds") == "success"
+
+        await eventually(refunded, what="the late payment's refund")
+    else:
+        assert status == "paid" and hold == "captured"
+        assert await balances(member_world.card_id) == (19_000, 1_900, 30)
     await money_consistent(member_world.card_id)
