@@ -72,6 +72,9 @@ async def test_top_up_over_http_then_card_and_statement(http: httpx.AsyncClient)
     assert (
         page["total"] == 1 and page["items"][0]["kind"] == "topup" and page["items"][0]["balance_after_fen"] == 22_000
     )
+    assert (await http.get("/api/member/statement?kind=points", headers=me)).json()["total"] == 0
+    assert (await http.get("/api/member/statement?kind=stored_value", headers=me)).json()["total"] == 1
+    assert (await http.get("/api/member/statement?page=0", headers=me)).status_code == 400
     status = await http.get(f"/api/payments/{started['payment']['out_trade_no']}", headers=me)
     assert status.json()["status"] == "paid"
     await ledger_ok()
