@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, jobs
 from core.errors import NotFound
+from core.ids import new_token
 from shop.members.cards import open_card
 from shop.members.errors import BadTopUp, NotYourCard
 from shop.members.models import TopUp, TopUpPlan
@@ -58,7 +59,7 @@ async def create_topup(
     card = await open_card(session, customer_id)
     now = clock.now()
     topup = TopUp(
-        number="T" + clock.now_shanghai().strftime("%y%m%d") + f"{int(now.timestamp() * 1000) % 10**8:08d}"[-8:],
+        number=f"tmp-{new_token(12)}",  # replaced by the id-based number below, in the same transaction
         card_id=card.id,
         customer_id=customer_id,
         plan_id=plan_id,
