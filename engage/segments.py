@@ -1,5 +1,5 @@
 """Push segments: followers of an account, narrowed by customer tag, by region (within N km of a store, by
-their last reported location or default address) and by last order date.
+their last reported location or default address), by last order date and by member level.
 
 A read model across domains: it reads customers/addresses (shop) and paid orders (orders) in one query
 rather than one service call per customer; it never writes to them.
@@ -19,6 +19,7 @@ from core.errors import InvalidInput
 from engage.models import Follower
 from orders.models import Order
 from shop.customers.models import Customer, CustomerAddress
+from shop.members.models import MemberCard, MemberLevel
 from shop.services import get_store
 from shop.stores.geo import EARTH_RADIUS_M
 
@@ -33,6 +34,7 @@ class Segment:
     within_km: float | None = None
     ordered_within_days: int | None = None  # paid an order in the last N days
     no_order_within_days: int | None = None  # no paid order in the last N days (lapsed or never)
+    member_levels: tuple[str, ...] = ()  # holding a member card at one of these levels (codes)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -41,6 +43,7 @@ class Segment:
             "within_km": self.within_km,
             "ordered_within_days": self.ordered_within_days,
             "no_order_within_days": self.no_order_within_days,
+            "member_levels": list(self.member_levels),
         }
 
 
@@ -55,12 +58,22 @@ def _days(value: Any, name: str) -> int | None:
 def parse_segment(data: Any) -> Segment:
     if not isinstance(data, dict):
         raise InvalidInput("segment must be an object")
-    unknown = set(data) - {"tags", "store_id", "within_km", "ordered_within_days", "no_order_within_days"}
+    unknown = set(data) - {
+        "tags",
+        "store_id",
+        "within_km",
+        "ordered_within_days",
+        "no_order_within_days",
+        "member_levels",
+    }
     if unknown:
         raise InvalidInput(f"unknown segment fields: {', '.join(sorted(unknown))}")
     tags = data.get("tags") or []
     if not isinstance(tags, list) or not all(isinstance(t, str) and 0 < len(t.strip()) <= 32 for t in tags):
         raise InvalidInput("segment.tags must be a list of tags of 1 to 32 characters")
+    levels = data.get("member_levels") or []
+    if not isinstance(levels, list) or not all(isinstance(x, str) and 0 < len(x) <= 32 for x in levels):
+        raise InvalidInput("segment.member_levels must be a list of member level codes")
     store_id, km = data.get("store_id"), data.get("within_km")
     if (store_id is None) != (km is None):
         raise InvalidInput("segment.store_id and segment.within_km go together")
@@ -74,6 +87,7 @@ def parse_segment(data: Any) -> Segment:
         within_km=float(km) if km is not None else None,
         ordered_within_days=_days(data.get("ordered_within_days"), "ordered_within_days"),
         no_order_within_days=_days(data.get("no_order_within_days"), "no_order_within_days"),
+        member_levels=tuple(sorted(set(levels))),
     )
 
 
@@ -105,6 +119,14 @@ async def members_query(session: AsyncSession, account_id: int, segment: Segment
     if segment.no_order_within_days is not None:
         since = now - timedelta(days=segment.no_order_within_days)
         where.append(~exists().where(Order.customer_id == Follower.customer_id, Order.paid_at >= since))
+    if segment.member_levels:
+        where.append(
+            exists().where(
+                MemberCard.customer_id == Follower.customer_id,
+                MemberCard.level_id == MemberLevel.id,
+                MemberLevel.code.in_(list(segment.member_levels)),
+            )
+        )
     return (
         select(Follower.customer_id, Follower.openid, Follower.last_interaction_at)
         .join(Customer, Customer.id == Follower.customer_id)

@@ -76,6 +76,13 @@ def quote_out(q: Quote) -> QuoteOut:
             for o in q.discounts.coupon_options
         ],
         best_coupon_id=q.discounts.best_coupon_id,
+        member_card_id=q.discounts.member_card_id,
+        member_discount_fen=q.discounts.member_fen,
+        points=q.points.points,
+        points_fen=q.points.fen,
+        points_available=q.points.available,
+        points_max=q.points.max_points,
+        member_balance_fen=q.points.balance_fen,
     )
 
 

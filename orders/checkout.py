@@ -55,6 +55,7 @@ class CheckoutRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # Without coupon_id: true applies the best applicable coupon (the quote's best_coupon_id).
     best_coupon: bool = False
     stored_value_fen: int = 0
+    points: int = 0  # member points to spend (1 point = 1 fen off, capped per order by members)
     prescription_url: str | None = None
     note: str = ""
     # The total the customer confirmed; when the order would cost something else, 409 (re-quote).
@@ -113,6 +114,7 @@ def validate(req: CheckoutRequest) -> None:
     if req.pickup_at is not None and req.pickup_at.tzinfo is None:
         raise InvalidInput("pickup_at needs a time zone, e.g. 2026-05-01T18:30:00+08:00")
     _int(req.stored_value_fen, "stored_value_fen", 0, 10**10)
+    _int(req.points, "points", 0, 10**9)
     if req.expected_total_fen is not None:
         _int(req.expected_total_fen, "expected_total_fen", 0, 10**12)
     if req.prescription_url is not None and (

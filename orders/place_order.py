@@ -26,7 +26,7 @@ from core.ids import new_token
 from orders.checkout import CheckoutRequest, Existing, read_context, request_hash, validate
 from orders.driver_sql import DriverStatement, fetchrow
 from orders.errors import IdempotencyKeyReused
-from orders.pricing_seams import hold_stored_value, lock_coupon
+from orders.pricing_seams import hold_points, hold_stored_value, lock_coupon
 from orders.quote import Quote, build_quote, check_orderable, check_stock_seen
 from orders.status import stock_ref
 from shop.services import reserve_stock
@@ -212,6 +212,8 @@ async def place_order(
         await lock_coupon(session, q.discounts.coupon_id, order_id)
     if t.stored_value_fen:
         await hold_stored_value(session, q.discounts.member_card_id, t.stored_value_fen, ref)
+    if q.points.points:
+        await hold_points(session, q.discounts.member_card_id, q.points.points, ref)
     await jobs.enqueue(
         session,
         PAYMENT_DEADLINE_JOB,

@@ -131,7 +131,7 @@ async def discounts_for(
             member_fen = _fen(terms.discount_fen(items), "member discount")
             card_id = getattr(terms, "card_id", None)
             labels += list(getattr(terms, "labels", ()))
-    if coupon_fen == member_fen == 0 and coupon_id is None and not options and best_id is None:
+    if coupon_fen == member_fen == 0 and coupon_id is None and card_id is None and not options and best_id is None:
         return NO_DISCOUNT
     return Discounts(coupon_id, coupon_fen, member_fen, card_id, tuple(labels), free_delivery, options, best_id)
 
@@ -164,6 +164,38 @@ async def hold_stored_value(session: AsyncSession, card_id: int | None, fen: int
     return card_id
 
 
+@dataclass(frozen=True, slots=True)
+class PointsUse:
+    points: int = 0
+    fen: int = 0
+    available: int = 0  # the card's points
+    max_points: int = 0  # the most this order may spend
+    balance_fen: int | None = None  # the card's stored value; None without a card
+
+
+NO_POINTS = PointsUse()
+
+
+async def points_for(
+    session: AsyncSession, customer_id: int, card_id: int | None, points: int, goods_fen: int
+) -> PointsUse:
+    """What spending `points` takes off goods worth `goods_fen` (after discounts); refused clearly when not possible."""
+    fn = _seam("members", "points_use")
+    if fn is None or card_id is None:
+        if points:
+            raise Unprocessable("您还没有会员卡，不能使用积分抵扣")
+        return NO_POINTS
+    use = await fn(session, card_id, points, goods_fen)
+    return PointsUse(use.points, use.fen, use.available, use.max_points, use.balance_fen)
+
+
+async def hold_points(session: AsyncSession, card_id: int | None, points: int, ref: str) -> None:
+    fn = _seam("members", "hold_points")
+    if fn is None or card_id is None:
+        raise Unprocessable("您还没有会员卡，不能使用积分抵扣")
+    await fn(session, card_id, points, ref)
+
+
 async def capture_hold(session: AsyncSession, ref: str) -> None:
     fn = _seam("members", "capture_hold")
     if fn is not None:
@@ -176,7 +208,11 @@ async def release_hold(session: AsyncSession, ref: str) -> None:
         await fn(session, ref)
 
 
-async def credit_stored_value(session: AsyncSession, card_id: int, fen: int, ref: str) -> None:
+async def credit_stored_value(
+    session: AsyncSession, card_id: int, fen: int, ref: str, *, origin_ref: str | None = None
+) -> None:
+    """Give stored value back; `origin_ref` (the order's hold ref) lets members return principal and bonus
+    in the proportion the order took them."""
     fn = _seam("members", "credit_stored_value")
     if fn is not None:
-        await fn(session, card_id, fen, ref)
+        await fn(session, card_id, fen, ref, origin_ref=origin_ref)

@@ -31,7 +31,7 @@ from orders.fulfilment import (
     pickup_promise,
     urgent_promise,
 )
-from orders.pricing_seams import DiscountLine, Discounts, discounts_for
+from orders.pricing_seams import NO_POINTS, DiscountLine, Discounts, PointsUse, discounts_for, points_for
 from shop.services import OutOfStock
 from shop.stores.geo import haversine_m
 
@@ -69,6 +69,7 @@ class Quote:
     payment_deadline_min: int
     pickup_at: datetime | None
     from_cart: bool
+    points: PointsUse = NO_POINTS  # member points spent (their fen are in the totals' discount)
 
     @property
     def stale(self) -> list[dict[str, int]]:
@@ -149,9 +150,13 @@ async def build_quote(
     )
     if discounts.free_delivery:
         delivery_fee = 0
+    goods = sum(s.price_fen * x.qty for s, x in zip(skus, wanted, strict=True))
+    points = await points_for(
+        session, customer_id, discounts.member_card_id, req.points, max(0, goods - sum(discounts.amounts))
+    )
     totals = pricing.price(
         [(s.price_fen, x.qty) for s, x in zip(skus, wanted, strict=True)],
-        discounts_fen=discounts.amounts,
+        discounts_fen=(*discounts.amounts, points.fen),
         delivery_fee_fen=delivery_fee,
         urgent_fee_fen=urgent_fee,
         stored_value_fen=req.stored_value_fen,
@@ -187,6 +192,7 @@ async def build_quote(
         payment_deadline_min=store.payment_deadline_min,
         pickup_at=req.pickup_at,
         from_cart=req.lines is None,
+        points=points,
     )
 
 

@@ -53,6 +53,14 @@ class QuoteOut(msgspec.Struct):
     coupon_id: int | None = None  # the coupon applied
     coupon_options: list[CouponOptionOut] = []
     best_coupon_id: int | None = None
+    # Member fields (the member card partial of the checkout page reads them from quote:updated).
+    member_card_id: int | None = None
+    member_discount_fen: int = 0
+    points: int = 0  # points spent on this order
+    points_fen: int = 0  # what they take off (part of discount_fen)
+    points_available: int = 0
+    points_max: int = 0  # the most this order may spend
+    member_balance_fen: int | None = None  # the card's stored value (None: no card)
 
 
 class PlacedOut(msgspec.Struct):

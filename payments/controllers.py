@@ -18,6 +18,7 @@ from payments.models import PaymentIntent
 from payments.order_payables import order_id_of
 from payments.schemas import PaymentStartOut, PaymentStatusOut, StartPaymentIn
 from payments.start_payment import qr_png, start_payment
+from payments.topup_controllers import TopUpController
 
 
 @post(
@@ -40,12 +41,11 @@ async def _own_intent(session: Any, out_trade_no: str, customer_id: int) -> Paym
     intent = await session.scalar(select(PaymentIntent).where(PaymentIntent.out_trade_no == out_trade_no))
     if intent is None:
         raise NotFound(f"payment {out_trade_no} does not exist")
-    if intent.payable_kind == "order":
-        from payments.payables import payable_source
+    from payments.payables import payable_source
 
-        payable = await payable_source("order").load(session, intent.payable_id)
-        if payable.customer_id != customer_id:
-            raise NotFound(f"payment {out_trade_no} does not exist")
+    payable = await payable_source(intent.payable_kind).load(session, intent.payable_id)
+    if payable.customer_id != customer_id:  # orders and top-ups alike: only the payer's own
+        raise NotFound(f"payment {out_trade_no} does not exist")
     return intent
 
 
@@ -95,4 +95,4 @@ class CustomerPaymentController(Controller):
         return Response(qr_png(intent.code_url), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-ROUTES = [wechatpay_notify, CustomerPaymentController, *FINANCE_ROUTES]
+ROUTES = [wechatpay_notify, CustomerPaymentController, TopUpController, *FINANCE_ROUTES]

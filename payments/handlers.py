@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.events import DispatchAccepted, OrderCancelled, OrderPaid, PaymentDeadlineReached, RefundApproved, subscribe
 from payments import ledger
+from payments.member_rewards import register_member_rewards
 from payments.order_payables import OrderPayables, claimed_store, extra_int, refund_account, sale_lines
 from payments.payables import Line, payable_source, register_payable_source
 from payments.recover_payments import schedule_close
@@ -112,6 +113,7 @@ async def on_dispatch_accepted(session: AsyncSession, event: DispatchAccepted) -
 
 def register() -> None:
     register_payable_source(OrderPayables())
+    register_member_rewards()
     subscribe(PaymentDeadlineReached, on_payment_deadline)
     subscribe(OrderCancelled, on_order_cancelled)
     subscribe(RefundApproved, on_refund_approved)

@@ -25,6 +25,7 @@ STORED_VALUE = "customer_stored_value"
 HQ_CLEARING = "hq_clearing"  # urgent orders' money until a store claims them
 HQ_COMMISSION = "hq_commission"
 COUPON_EXPENSE = "coupon_expense"
+MEMBER_BONUS_EXPENSE = "member_bonus_expense"  # stored-value top-up bonuses (pay 200 get 220): marketing
 FEES = "fees"
 UNALLOCATED = "unallocated_receipts"  # payments no payable could take (late, duplicate): refunded
 BANK = "bank"
@@ -215,8 +216,12 @@ async def check_ledger(session: AsyncSession) -> LedgerReport:
                 SELECT 1 FROM ledger_transactions t WHERE t.ref = 'payment:' || i.id)
             UNION ALL
             SELECT 'no ledger posting for refund ' || r.out_refund_no FROM payment_refunds r
-            WHERE r.status = 'success' AND NOT EXISTS (
+            WHERE r.status = 'success' AND r.wechat_fen > 0 AND NOT EXISTS (
                 SELECT 1 FROM ledger_transactions t WHERE t.ref = 'refund:' || r.id)
+            UNION ALL
+            SELECT 'no ledger posting for the stored value of refund ' || r.out_refund_no FROM payment_refunds r
+            WHERE r.stored_value_fen > 0 AND r.status IN ('pending', 'processing', 'success') AND NOT EXISTS (
+                SELECT 1 FROM ledger_transactions t WHERE t.ref = 'refund_sv:' || r.id)
             UNION ALL
             SELECT 'payment posting without a paid intent: ' || t.ref FROM ledger_transactions t
             WHERE t.kind IN ('payment', 'unallocated_payment') AND NOT EXISTS (

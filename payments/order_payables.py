@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders.pricing_seams import credit_stored_value
 from orders.services import cancel_order, mark_paid, payment_terms
+from orders.status import stock_ref
 from payments import ledger
 from payments.payables import Line, MarkPaidResult, Payable, PayableState
 from shop.services import get_customer
@@ -87,7 +88,7 @@ class OrderPayables:
         card_id = payable.extra.get("member_card_id")
         if not isinstance(card_id, int):
             raise RuntimeError(f"order {payable.number} has stored value but no member card")
-        await credit_stored_value(session, card_id, fen, ref)
+        await credit_stored_value(session, card_id, fen, ref, origin_ref=stock_ref(payable.id))
 
     async def payer_openid(self, session: AsyncSession, payable: Payable) -> str | None:
         if payable.customer_id is None:

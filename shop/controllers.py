@@ -9,6 +9,7 @@ from shop.admin_controllers import (
 from shop.catalogue.controllers import AdminCatalogueController, ListingController, PublicCatalogueController
 from shop.coupons.controllers import ROUTES as COUPON_ROUTES
 from shop.customers.controllers import CustomerController, JsSdkController, WeChatSignInController
+from shop.members.controllers import ROUTES as MEMBER_ROUTES
 from shop.stock.controllers import StockController
 from shop.stores.admin_controllers import AdminStoreController
 from shop.stores.controllers import PublicStoreController
@@ -28,4 +29,5 @@ ROUTES = [
     CustomerAdminController,
     OfficialAccountController,
     *COUPON_ROUTES,
+    *MEMBER_ROUTES,
 ]

@@ -1,5 +1,6 @@
 """Every shop table, imported in one place so the mappers and the metadata know them all."""
 
+import shop.members.models  # noqa: F401 - member tables (their names are listed in shop.members.models)
 from shop.audit import AuditEntry
 from shop.catalogue.models import Category, Product, Sku, StoreListing
 from shop.coupons.models import CouponTemplate, CustomerCoupon

@@ -24,6 +24,7 @@ from shop.catalogue import cache
 from shop.catalogue.models import Category, Product, Sku, StoreListing
 from shop.coupons.seed import seed_coupons
 from shop.customers.services import upsert_default_account
+from shop.members.seed import seed_members
 from shop.stock.models import StockLevel, StockMovement
 from shop.stores.hours import interval_from_text
 from shop.stores.mirror import rebuild_geo_index
@@ -311,6 +312,7 @@ async def seed_demo() -> None:
         skus = await _products(session, categories)
         listings, stocked = await _listings_and_stock(session, stores, skus)
         people = await _people(session, stores)
+        await seed_members(session)  # member levels, top-up plans, cards (shop/members/seed.py)
     await seed_coupons()
     await drain()
     try:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from web import consoles, coupon_pages, customer
+from web import consoles, coupon_pages, customer, member_pages
 
-ROUTES = [*customer.ROUTES, *coupon_pages.ROUTES, *consoles.ROUTES]
+ROUTES = [*customer.ROUTES, *coupon_pages.ROUTES, *member_pages.ROUTES, *consoles.ROUTES]

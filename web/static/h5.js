@@ -116,6 +116,7 @@
       if (lastQuote) body.expected_total_fen = lastQuote.total_fen;
       btn.disabled = true; err.hidden = true;
       api("POST", "/api/orders/", body, { "Idempotency-Key": key }).then(function (placed) {
+        if (placed.cash_due_fen === 0) { location.href = "/orders/" + placed.id; return; }  // stored value paid it
         return pay(placed.id).then(function (msg) {
           location.href = "/orders/" + placed.id + (msg === "get_brand_wcpay_request:ok" ? "?pay=1" : "");
         });
