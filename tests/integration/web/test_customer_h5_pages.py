@@ -4,7 +4,7 @@ order page's pay / refund states, rendered from the domains' data for the signed
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import text
@@ -152,8 +152,6 @@ async def test_checkout_offers_saved_addresses_and_pickup_slots_when_open(client
     slots = re.findall(r'<option value="([^"]+)">((?:今天|明天)[^<]*)</option>', r.text)
     assert len(slots) == 16
     first = clock.now() + timedelta(minutes=20)
-    from datetime import datetime
-
     assert all(datetime.fromisoformat(v) >= first - timedelta(seconds=1) for v, _ in slots)
 
     # A slot the page offers is one the quote accepts.
