@@ -50,6 +50,7 @@ _env.filters["action"] = lambda s: ACTION_LABELS.get(s, s)
 _env.filters["kind"] = lambda k: KIND_LABELS.get(k, k)
 _env.filters["hm"] = lambda d: d.astimezone().strftime("%m-%d %H:%M") if isinstance(d, datetime) else ""
 _env.filters["iso"] = lambda d: d.isoformat() if isinstance(d, datetime) else ""
+_env.filters["km"] = lambda m: f"{m / 1000:.1f}公里" if m >= 1000 else f"{round(m)}米"
 
 Req = Request[Any, Any, Any]
 
