@@ -52,12 +52,37 @@
       li.appendChild(d1); li.appendChild(d2); li.appendChild(act); ul.appendChild(li);
     });
     tick();
-    if (fresh) { document.title = "【新急送单】门店工作台"; toast("有新的急送订单"); }
+    if (fresh) { document.title = "【新急送单】门店工作台"; toast("有新的急送订单"); alertNew(); }
+  }
+  // A new offer: a short beep (WebAudio; browsers allow it after the first click on the page) and a flash.
+  var audio = null;
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext; if (!Ctx) return;
+      audio = audio || new Ctx();
+      if (audio.state === "suspended") audio.resume();
+      [0, 0.3].forEach(function (at) {
+        var o = audio.createOscillator(), g = audio.createGain();
+        o.type = "sine"; o.frequency.value = 880; g.gain.value = 0.2;
+        o.connect(g); g.connect(audio.destination);
+        o.start(audio.currentTime + at); o.stop(audio.currentTime + at + 0.18);
+      });
+    } catch (e) { /* no sound: the flash and the title still tell */ }
+  }
+  function alertNew() {
+    beep();
+    var ul = $("#offers"); ul.classList.remove("flash"); void ul.offsetWidth; ul.classList.add("flash");
+    document.body.setAttribute("data-new-offer", String(Date.now()));
   }
   function tick() {
     Array.prototype.forEach.call(document.querySelectorAll("#offers [data-deadline]"), function (li) {
       var s = Math.max(0, Math.round((parseInt(li.getAttribute("data-deadline"), 10) - Date.now()) / 1000));
       $(".left", li).textContent = s;
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("#board .countdown[data-promise]"), function (b) {
+      var s = Math.round((new Date(b.getAttribute("data-promise")).getTime() - Date.now()) / 1000);
+      b.textContent = s >= 0 ? Math.floor(s / 60) + " 分 " + ("0" + (s % 60)).slice(-2) + " 秒" : "已超时 " + Math.floor(-s / 60) + " 分";
+      b.classList.toggle("error", s < 600);
     });
   }
   function loadOffers() {
@@ -70,6 +95,7 @@
   };
   Staff.bindConsole = function () {
     loadOffers();
+    tick();
     setInterval(tick, 1000);
     setInterval(loadOffers, 5000);  // the safety net when the stream is down
     if (window.EventSource) {
@@ -81,6 +107,18 @@
       es.onerror = function () { $("#live").textContent = "（轮询中）"; };
     }
     Staff.bindLogout();
+    var snd = $("#sound");
+    if (snd) snd.addEventListener("click", function () { beep(); snd.textContent = "提示音已开启"; snd.disabled = true; });
+    var busy = $("#busy");
+    if (busy) busy.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button.busy-toggle"); if (!btn) return;
+      var row = btn.closest("[data-store]"), to = btn.getAttribute("data-to") === "1";
+      btn.disabled = true;
+      api("POST", "/api/staff/stores/" + row.getAttribute("data-store") + "/urgent-busy",
+          to ? { busy: true, minutes: 30, reason: "门店忙碌" } : { busy: false })
+        .then(function () { toast(to ? "已暂停急送接单" : "已恢复急送接单"); setTimeout(function () { location.reload(); }, 400); })
+        .catch(function (e) { toast("操作失败：" + e.message); btn.disabled = false; });
+    });
     $("#offers").addEventListener("click", function (ev) {
       var btn = ev.target.closest("button"); if (!btn) return;
       var li = btn.closest("[data-offer]"), id = li.getAttribute("data-offer");
@@ -106,6 +144,203 @@
       req.then(function () { toast("已更新"); setTimeout(function () { location.reload(); }, 500); })
         .catch(function (e) { toast("操作失败：" + e.message); btn.disabled = false; });
     });
+  };
+  Staff.bindStock = function () {
+    Staff.bindLogout();
+    var table = $("#stock"); if (!table) return;
+    table.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button.do-adjust"); if (!btn) return;
+      var tr = btn.closest("[data-sku]"), msg = $(".msg", tr);
+      var delta = parseInt($(".delta", tr).value, 10), reason = $(".reason", tr).value.trim();
+      msg.className = "msg error";
+      if (!delta) { msg.textContent = "请填写调整数量（正数加、负数减）"; return; }
+      if (!reason) { msg.textContent = "请填写调整原因"; return; }
+      btn.disabled = true;
+      api("POST", "/api/admin/stores/" + table.getAttribute("data-store") + "/stock/" + tr.getAttribute("data-sku") + "/adjustments",
+          { delta: delta, reason: reason })
+        .then(function (l) {
+          $(".on-hand", tr).textContent = l.on_hand; $(".available", tr).textContent = l.available;
+          $(".delta", tr).value = ""; $(".reason", tr).value = "";
+          msg.className = "msg status"; msg.textContent = "已调整";
+        })
+        .catch(function (e) { msg.textContent = "调整失败：" + e.message; })
+        .then(function () { btn.disabled = false; });
+    });
+  };
+  Staff.bindMember = function () {
+    Staff.bindLogout();
+    var form = $("#member"); if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var err = $("#member-error"), out = $("#member-result");
+      err.hidden = true; out.hidden = true;
+      api("POST", form.getAttribute("data-api"), { token: form.token.value.trim() })
+        .then(function (m) {
+          m = m || {};
+          out.textContent = "会员 " + (m.card_no || m.card_number || "") + " · " + (m.nickname || m.name || "") +
+            (m.level_name || m.level ? " · " + (m.level_name || m.level) : "") +
+            (m.points !== undefined ? " · 积分 " + m.points : "");
+          out.hidden = false; form.token.value = "";
+        })
+        .catch(function (e) {
+          err.textContent = e.status === 404 || e.status === 405 ? "会员功能未启用" : "核验失败：" + e.message;
+          err.hidden = false;
+        });
+    });
+  };
+  function reloadSoon() { setTimeout(function () { location.reload(); }, 400); }
+  Staff.bindFinance = function () {
+    Staff.bindLogout();
+    var rec = $("#reconcile");
+    if (rec) rec.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var day = rec.day.value, msg = $("#reconcile-msg"), btn = $("button", rec), since = 0;
+      msg.hidden = false; msg.className = "muted"; msg.textContent = "正在对账 " + day + " …"; btn.disabled = true;
+      var runsUrl = "/api/finance/reconciliation?start=" + day + "&end=" + day;
+      api("GET", runsUrl).then(function (before) {
+        (before || []).forEach(function (r) { since = Math.max(since, r.id); });
+        return api("POST", "/api/finance/reconciliation", { day: day });
+      }).then(function () {
+        var tries = 0;
+        (function wait() {
+          api("GET", runsUrl).then(function (runs) {
+            var done = (runs || []).filter(function (r) { return r.finished_at && r.id > since; });
+            if (done.length) {
+              var r = done[0];
+              msg.className = r.status === "done" && !r.mismatches ? "ok" : "error";
+              msg.textContent = "对账完成：" + r.bill_rows + " 笔账单，" + r.mismatches + " 条差异";
+              reloadSoon();
+            } else if (++tries > 90) {
+              msg.className = "error"; msg.textContent = "对账仍在进行，请稍后刷新页面查看"; btn.disabled = false;
+            } else { setTimeout(wait, 1000); }
+          }).catch(function (e) { msg.className = "error"; msg.textContent = "查询失败：" + e.message; btn.disabled = false; });
+        })();
+      }).catch(function (e) { msg.className = "error"; msg.textContent = "无法开始对账：" + e.message; btn.disabled = false; });
+    });
+    var list = $("#mismatches");
+    if (list) list.addEventListener("submit", function (ev) {
+      var form = ev.target.closest("form.resolve"); if (!form) return;
+      ev.preventDefault();
+      var li = form.closest("[data-mismatch]"), note = form.note.value.trim(), m = $(".msg", form);
+      if (!note) { m.textContent = "请写明查明的原因与处理方式"; return; }
+      api("POST", "/api/finance/mismatches/" + li.getAttribute("data-mismatch") + "/resolve", { note: note })
+        .then(function () { toast("已标记为已处理"); reloadSoon(); })
+        .catch(function (e) { m.textContent = "保存失败：" + e.message; });
+    });
+    var st = $("#statement");
+    if (st) st.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var m = $(".msg", st);
+      if (!st.store_id.value) { m.textContent = "请选择门店"; return; }
+      api("POST", "/api/finance/settlements", { store_id: parseInt(st.store_id.value, 10),
+        period_start: st.period_start.value, period_end: st.period_end.value })
+        .then(function () { toast("结算单已生成"); reloadSoon(); })
+        .catch(function (e) { m.textContent = "生成失败：" + e.message; });
+    });
+    var sts = $("#statements");
+    if (sts) sts.addEventListener("click", function (ev) {
+      var btn = ev.target.closest("button"); if (!btn) return;
+      var id = btn.closest("[data-statement]").getAttribute("data-statement"), req;
+      if (btn.classList.contains("st-confirm")) req = api("POST", "/api/finance/settlements/" + id + "/confirm");
+      else {
+        var ref = prompt("付款流水号", ""); if (!ref) return;
+        req = api("POST", "/api/finance/settlements/" + id + "/pay", { payout_ref: ref });
+      }
+      req.then(reloadSoon).catch(function (e) { toast("操作失败：" + e.message); });
+    });
+  };
+  // Yuan typed by a person → integer fen, exactly (no floating point): "12", "12.5", "12.50".
+  function toFen(text) {
+    var m = /^\s*(\d{1,7})(?:\.(\d{1,2}))?\s*$/.exec(text || "");
+    if (!m) return null;
+    return parseInt(m[1], 10) * 100 + parseInt(((m[2] || "") + "00").slice(0, 2), 10);
+  }
+  Staff.toFen = toFen;
+  function on(root, type, sel, fn) {
+    if (!root) return;
+    root.addEventListener(type, function (ev) {
+      var t = ev.target.closest(sel); if (!t || !root.contains(t)) return;
+      if (type === "submit") ev.preventDefault();
+      fn(t, ev);
+    });
+  }
+  function fail(node) { return function (e) { if (node) { node.className = "msg error"; node.textContent = e.message; } else toast("操作失败：" + e.message); }; }
+  Staff.bindAdmin = function () {
+    Staff.bindLogout();
+    on($("#stores"), "submit", "form.hours", function (f) {
+      var id = f.closest("[data-store]").getAttribute("data-store"), weekly = [];
+      for (var d = 0; d < 7; d++) weekly.push({ weekday: d, opens: f.opens.value.trim(), closes: f.closes.value.trim() });
+      api("PUT", "/api/admin/stores/" + id + "/hours", { weekly: weekly }).then(reloadSoon).catch(fail($(".msg", f)));
+    });
+    on($("#inbox"), "submit", "form.reply", function (f) {
+      var id = f.closest("[data-message]").getAttribute("data-message"), m = $(".msg", f);
+      if (!f.content.value.trim()) { m.textContent = "请填写回复内容"; return; }
+      api("POST", "/api/engage/inbox/" + id + "/reply", { content: f.content.value.trim() })
+        .then(function () { toast("已回复"); reloadSoon(); }).catch(fail(m));
+    });
+    on($("#inbox"), "click", "button.close-msg", function (b) {
+      var id = b.closest("[data-message]").getAttribute("data-message");
+      api("POST", "/api/engage/inbox/" + id + "/close").then(reloadSoon).catch(fail(null));
+    });
+    on($("#catalogue"), "submit", "form.price", function (f) {
+      var id = f.closest("[data-sku]").getAttribute("data-sku"), m = $(".msg", f), fen = toFen(f.price.value);
+      if (fen === null || fen <= 0) { m.className = "msg error"; m.textContent = "价格写成 12.50 这样的元"; return; }
+      api("PATCH", "/api/admin/catalogue/skus/" + id, { base_price_fen: fen })
+        .then(function () { m.className = "msg status"; m.textContent = "已改价"; }).catch(fail(m));
+    });
+    on(document.body, "submit", "#rule-add", function (f) {
+      var m = $(".msg", f);
+      api("POST", "/api/engage/rules", { name: f.pattern.value.trim(), match_type: f.match_type.value, pattern: f.pattern.value.trim(),
+        priority: parseInt(f.priority.value, 10) || 0, reply_type: "text", reply: { content: f.reply.value.trim() } })
+        .then(reloadSoon).catch(fail(m));
+    });
+    on($("#rules"), "click", "button", function (b) {
+      var tr = b.closest("[data-rule]"), id = tr.getAttribute("data-rule");
+      var req = b.classList.contains("rule-delete")
+        ? (confirm("删除这条规则？") ? api("DELETE", "/api/engage/rules/" + id) : null)
+        : api("PATCH", "/api/engage/rules/" + id, { active: tr.getAttribute("data-active") !== "1" });
+      if (req) req.then(reloadSoon).catch(fail(null));
+    });
+    var menu = $("#menu-form");
+    if (menu) {
+      var m = $(".msg", menu);
+      var parsed = function () {
+        try { return JSON.parse(menu.menu.value); } catch (e) { m.textContent = "菜单不是有效的 JSON：" + e.message; return null; }
+      };
+      $("#menu-save").addEventListener("click", function () {
+        var body = parsed(); if (!body) return;
+        api("PUT", "/api/engage/menu", body).then(function () { toast("已保存草稿"); reloadSoon(); }).catch(fail(m));
+      });
+      $("#menu-publish").addEventListener("click", function () {
+        var body = parsed(); if (!body) return;
+        api("POST", "/api/engage/menu/publish", body).then(function () { toast("已提交发布"); reloadSoon(); }).catch(fail(m));
+      });
+    }
+    on(document.body, "submit", "#qr-add", function (f) {
+      api("POST", "/api/engage/qrcodes", { kind: "store", store_id: parseInt(f.store_id.value, 10) })
+        .then(reloadSoon).catch(fail($(".msg", f)));
+    });
+    var push = $("#push-add");
+    if (push) {
+      var pm = $(".msg", push);
+      var segment = function () {
+        var s = {}, tags = push.tags.value.split(/[,，]/).map(function (t) { return t.trim(); }).filter(Boolean);
+        if (tags.length) s.tags = tags;
+        if (push.store_id.value) { s.store_id = parseInt(push.store_id.value, 10); s.within_km = parseFloat(push.within_km.value || "3"); }
+        if (push.ordered_within_days.value) s.ordered_within_days = parseInt(push.ordered_within_days.value, 10);
+        return s;
+      };
+      $("#push-preview").addEventListener("click", function () {
+        api("POST", "/api/engage/segments/preview", { segment: segment() })
+          .then(function (r) { pm.className = "msg"; pm.textContent = "约 " + r.count + " 位粉丝"; }).catch(fail(pm));
+      });
+      push.addEventListener("submit", function (ev) {
+        ev.preventDefault();
+        api("POST", "/api/engage/pushes", { name: push.name.value.trim(), segment: segment(), mode: push.mode.value,
+          content: { text: push.text.value.trim() } })
+          .then(function () { toast("已开始发送"); reloadSoon(); }).catch(fail(pm));
+      });
+    }
   };
   window.Staff = Staff;
 })();
