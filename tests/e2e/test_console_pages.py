@@ -108,7 +108,7 @@ async def test_staff_pause_urgent_offers_and_adjust_stock(live_app: str, open_pa
     await page.get_by_role("button", name="核验").click()
     await page.locator("#member-error").wait_for()
     text_ = await page.locator("#member-error").inner_text()
-    assert text_ == "会员功能未启用" or text_.startswith("核验失败")
+    assert text_ == "会员功能未启用"  # no members domain on this branch: said plainly, nothing else breaks
 
 
 async def test_finance_resolves_a_mismatch_with_a_note_and_downloads(live_app: str, open_page: Any) -> None:

@@ -14,10 +14,19 @@
       body: body === undefined ? undefined : JSON.stringify(body) }).then(function (r) {
       return r.text().then(function (t) {
         var data = null; try { data = t ? JSON.parse(t) : null; } catch (e) { data = null; }
-        if (!r.ok) { var err = new Error((data && data.detail) || ("请求失败（" + r.status + "）")); err.status = r.status; throw err; }
+        if (!r.ok) { var err = new Error(plain(r.status, data && data.detail)); err.status = r.status; err.detail = data && data.detail; throw err; }
         return data;
       });
     });
+  }
+  // People read the error: a Chinese sentence for the kind of failure, then the server's detail (which names the
+  // field or the rule) when it is not already Chinese.
+  var KINDS = { 400: "填写有误", 401: "登录已过期，请重新登录", 403: "没有权限", 404: "找不到该记录", 409: "状态已变化，请刷新后再试",
+                413: "内容太大", 422: "无法办理", 429: "操作太频繁，请稍后再试" };
+  function plain(status, detail) {
+    var kind = KINDS[status] || (status >= 500 ? "服务暂时不可用，请稍后再试" : "请求失败（" + status + "）");
+    if (!detail) return kind;
+    return /[\u4e00-\u9fff]/.test(detail) ? detail : kind + "：" + detail;
   }
   function hm(iso) { var d = new Date(iso); return ("0" + d.getHours()).slice(-2) + ":" + ("0" + d.getMinutes()).slice(-2); }
 
@@ -183,7 +192,9 @@
           out.hidden = false; form.token.value = "";
         })
         .catch(function (e) {
-          err.textContent = e.status === 404 || e.status === 405 ? "会员功能未启用" : "核验失败：" + e.message;
+          // No such route (the members domain is not installed): Litestar's bare "Not Found" / 405.
+          var absent = e.status === 405 || (e.status === 404 && (!e.detail || e.detail === "Not Found"));
+          err.textContent = absent ? "会员功能未启用" : "核验失败：" + e.message;
           err.hidden = false;
         });
     });
