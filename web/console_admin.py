@@ -39,7 +39,7 @@ TABS = {
     "members": "会员",
 }
 WEEKDAYS = "一二三四五六日"
-MATCH_TYPES = {"exact": "完全匹配", "contains": "包含", "regex": "正则"}
+MATCH_TYPES = {"contains": "包含", "exact": "完全匹配", "regex": "正则"}
 
 
 def _escape_like(q: str) -> str:

@@ -203,3 +203,70 @@ async def test_admin_answers_the_inbox_and_the_customer_receives_it(live_app: st
     ):
         await page.goto(f"{live_app}/admin?tab={tab}")
         await page.get_by_text(expected).first.wait_for()
+
+
+async def test_admin_rules_menu_qr_codes_pushes_and_prices(live_app: str, open_page: Any) -> None:
+    async with unit_of_work() as s:
+        store = await make_store(s)
+        sku = await make_sku(s, price_fen=1000, title="退烧贴")
+        await list_sku(s, store, sku)
+    await staff_user("hqadmin2", role="admin")
+    async with httpx.AsyncClient(base_url=get_settings().sandbox_base, timeout=30) as api:
+        openid = await follower(api, "刘先生")
+        page = await open_page("hqadmin2", "/admin?tab=rules")
+
+        # A keyword rule typed in the console answers the customer at once.
+        await page.get_by_label("关键词").fill("退烧贴")
+        await page.get_by_label("回复文字").fill("有货，欢迎到店选购")
+        await page.get_by_role("button", name="添加规则").click()
+        await page.locator("#rules td", has_text="有货，欢迎到店选购").wait_for()
+        clock.advance(1)
+        d = await act(api, openid, "text", content="有退烧贴吗")
+        assert d["reply"]["content"] == "有货，欢迎到店选购"
+
+        # The menu: a broken JSON is refused in the page (the text stays); a valid one is published.
+        await page.goto(f"{live_app}/admin?tab=menu")
+        area = page.get_by_label("菜单 JSON")
+        await area.fill('{"button": [')
+        await page.get_by_role("button", name="发布到公众号").click()
+        await page.locator("#menu-form .msg", has_text="菜单不是有效的 JSON").wait_for()
+        assert await area.input_value() == '{"button": ['
+        await area.fill('{"button": [{"type": "view", "name": "买药", "url": "/auth/wechat?next=/"}]}')
+        await page.get_by_role("button", name="发布到公众号").click()
+        await page.locator("#menu-status", has_text="第 1 版").wait_for()
+        await run_jobs()
+        menu = (await api.get("/api/menu")).json()["menu"]
+        assert [b["name"] for b in menu["button"]] == ["买药"]
+
+        # A store's QR code, shown as an image.
+        await page.goto(f"{live_app}/admin?tab=qrcodes")
+        await page.get_by_label("门店").select_option(str(store))
+        await page.get_by_role("button", name="生成门店二维码").click()
+        img = page.locator("#qrcodes img").first
+        await img.wait_for()
+        assert await img.evaluate("el => el.complete && el.naturalWidth > 0")
+
+        # A push to everyone who talked to us in the last 48 hours reaches the customer.
+        await page.goto(f"{live_app}/admin?tab=pushes")
+        await page.get_by_placeholder("推送名称（仅后台可见）").fill("新品通知")
+        await page.get_by_placeholder("推送内容").fill("退烧贴到货啦")
+        await page.get_by_role("button", name="预估人数").click()
+        await page.locator("#push-add .msg", has_text="约 1 位粉丝").wait_for()
+        await page.get_by_role("button", name="发送").click()
+        await page.locator("#pushes td", has_text="新品通知").wait_for()
+        await run_jobs()
+        assert "退烧贴到货啦" in [m["summary"] for m in await chat(api, openid, kind="custom")]
+
+    # Prices are typed in yuan and stored in fen; a wrong price is refused with the text kept.
+    await page.goto(f"{live_app}/admin?tab=catalogue&q=退烧")
+    price = page.locator(f"#catalogue tr[data-sku='{sku}'] input[name=price]")
+    await price.fill("12.5元")
+    await page.get_by_role("button", name="改价").click()
+    await page.locator("#catalogue .msg", has_text="价格写成 12.50 这样的元").wait_for()
+    assert await price.input_value() == "12.5元"
+    await price.fill("12.5")
+    await page.get_by_role("button", name="改价").click()
+    await page.locator("#catalogue .msg", has_text="已改价").wait_for()
+    async with unit_of_work() as s:
+        assert await s.scalar(text("SELECT base_price_fen FROM skus WHERE id = :k"), {"k": sku}) == 1250
+    await page.screenshot(path=str(SHOTS / "console-admin-catalogue.png"))
