@@ -20,7 +20,7 @@ from engage.accounts import resolve_account
 from engage.models import Menu
 from engage.qr_codes import list_qr_codes
 from engage.send_push import push_log
-from shop.catalogue.models import Product, Sku
+from shop.catalogue.models import Product, Sku, StoreListing
 from shop.stores.models import Store
 from shop.stores.schemas import weekly_out
 from shop.stores.services import load_schedules
@@ -68,17 +68,27 @@ async def _stores(db: Any, q: str, page: int) -> dict[str, Any]:
     return {"stores": stores, "hours": hours, "total": total, "pages": _pages(total)}
 
 
-async def _catalogue(db: Any, q: str, page: int) -> dict[str, Any]:
+async def _catalogue(db: Any, q: str, page: int, store_id: int | None) -> dict[str, Any]:
     query = select(Product)
     if q:
         query = query.where(Product.title.ilike(_escape_like(q), escape="\\"))
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     products = (await db.scalars(query.order_by(Product.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))).all()
     skus = (await db.scalars(select(Sku).where(Sku.product_id.in_([p.id for p in products])).order_by(Sku.id))).all()
+    store = await db.get(Store, store_id) if store_id is not None else None
+    listings: dict[int, StoreListing] = {}
+    if store is not None and skus:
+        rows = await db.scalars(
+            select(StoreListing).where(StoreListing.store_id == store.id, StoreListing.sku_id.in_([s.id for s in skus]))
+        )
+        listings = {row.sku_id: row for row in rows}
     return {
         "products": [(p, [s for s in skus if s.product_id == p.id]) for p in products],
         "total": total,
         "pages": _pages(total),
+        "store": store,
+        "listings": listings,
+        "store_list": (await db.execute(select(Store.id, Store.name).order_by(Store.id).limit(500))).all(),
     }
 
 
@@ -90,6 +100,7 @@ async def admin_console(
     q: FromQuery[str] = "",
     page: FromQuery[int] = 1,
     status: FromQuery[str] = "open",
+    store: FromQuery[int | None] = None,
 ) -> Response[Any]:
     p = current_principal(request)
     if p is None or not p.is_user or p.role != "admin":
@@ -102,7 +113,7 @@ async def admin_console(
     if tab == "stores":
         ctx.update(await _stores(db_session, q, page))
     elif tab == "catalogue":
-        ctx.update(await _catalogue(db_session, q, page))
+        ctx.update(await _catalogue(db_session, q, page, store))
     elif tab == "inbox":
         status = status if status in ("open", "handled", "all") else "open"
         ctx["status"] = status

@@ -270,3 +270,18 @@ async def test_admin_rules_menu_qr_codes_pushes_and_prices(live_app: str, open_p
     async with unit_of_work() as s:
         assert await s.scalar(text("SELECT base_price_fen FROM skus WHERE id = :k"), {"k": sku}) == 1250
     await page.screenshot(path=str(SHOTS / "console-admin-catalogue.png"))
+
+    # The store's own price (a listing) is set on the same screen once a store is chosen.
+    await page.goto(f"{live_app}/admin?tab=catalogue&q=退烧&store={store}")
+    listing = page.locator(f"#catalogue tr[data-sku='{sku}'] form.listing")
+    await listing.locator("input[name=price]").fill("9.9")
+    await listing.get_by_role("button", name="保存").click()
+    await listing.locator(".msg", has_text="已保存").wait_for()
+    async with unit_of_work() as s:
+        row = (
+            await s.execute(
+                text("SELECT price_fen, listed FROM store_listings WHERE store_id = :s AND sku_id = :k"),
+                {"s": store, "k": sku},
+            )
+        ).one()
+    assert tuple(row) == (990, True)

@@ -299,6 +299,14 @@
       api("PATCH", "/api/admin/catalogue/skus/" + id, { base_price_fen: fen })
         .then(function () { m.className = "msg status"; m.textContent = "已改价"; }).catch(fail(m));
     });
+    on($("#catalogue"), "submit", "form.listing", function (f) {
+      var id = f.closest("[data-sku]").getAttribute("data-sku"), m = $(".msg", f), typed = f.price.value.trim();
+      var fen = typed ? toFen(typed) : null;
+      if (typed && (fen === null || fen <= 0)) { m.className = "msg error"; m.textContent = "价格写成 12.50 这样的元，留空用基础价"; return; }
+      api("PUT", "/api/admin/stores/" + $("#catalogue").getAttribute("data-store") + "/listings/" + id,
+          { price_fen: fen, listed: f.listed.checked })
+        .then(function () { m.className = "msg status"; m.textContent = "已保存"; }).catch(fail(m));
+    });
     on(document.body, "submit", "#rule-add", function (f) {
       var m = $(".msg", f);
       api("POST", "/api/engage/rules", { name: f.pattern.value.trim(), match_type: f.match_type.value, pattern: f.pattern.value.trim(),
