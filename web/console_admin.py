@@ -59,13 +59,16 @@ async def _stores(db: Any, q: str, page: int) -> dict[str, Any]:
     total = await db.scalar(select(func.count()).select_from(query.subquery())) or 0
     stores = (await db.scalars(query.order_by(Store.id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE))).all()
     schedules = await load_schedules(db, [s.id for s in stores])
-    hours = {}
+    hours, first = {}, {}
     for s in stores:
         by_day: dict[int, list[str]] = {}
+        opening: dict[int, tuple[str, str]] = {}
         for h in weekly_out(schedules[s.id]):
             by_day.setdefault(h.weekday, []).append(f"{h.opens}–{h.closes}")
+            opening.setdefault(h.weekday, (h.opens, h.closes))
         hours[s.id] = [(WEEKDAYS[d], "、".join(by_day.get(d, [])) or "休息") for d in range(7)]
-    return {"stores": stores, "hours": hours, "total": total, "pages": _pages(total)}
+        first[s.id] = [(d, WEEKDAYS[d], *opening.get(d, ("", ""))) for d in range(7)]
+    return {"stores": stores, "hours": hours, "first": first, "total": total, "pages": _pages(total)}
 
 
 async def _catalogue(db: Any, q: str, page: int, store_id: int | None) -> dict[str, Any]:

@@ -70,6 +70,9 @@ async def finance_console(
     count_chart = line_chart(labels, {"支付笔数": [d["payments"] for d in summary]}, money=False, title="每日支付笔数")
     sla_chart = bar_chart([(s.store_name, s.percent) for s in sla], title="各门店急送准时率") if sla else ""
     statements = await reports.statements(db_session)
+    troubled = [
+        r for status_ in ("failed", "abnormal") for r in await reports.refunds(db_session, status=status_, limit=100)
+    ]
     store_names = dict((await db_session.execute(select(Store.id, Store.name).order_by(Store.id).limit(2000))).all())
     today = clock.now_shanghai().date()
     return render(
@@ -93,6 +96,7 @@ async def finance_console(
         sla=sla,
         sla_chart=sla_chart,
         statements=statements,
+        troubled=troubled,
         store_names=store_names,
         today=today,
         month_start=today.replace(day=1),

@@ -285,3 +285,27 @@ async def test_admin_rules_menu_qr_codes_pushes_and_prices(live_app: str, open_p
             )
         ).one()
     assert tuple(row) == (990, True)
+
+    # Opening hours, day by day (an empty day is a day off; half a day typed is explained, nothing saved).
+    await page.goto(f"{live_app}/admin?tab=stores")
+    row = page.locator(f"#stores tr[data-store='{store}']")
+    await row.get_by_text("修改营业时间").click()
+    for d in range(7):
+        await row.get_by_label(f"周{'一二三四五六日'[d]}开门").fill("")
+        await row.get_by_label(f"周{'一二三四五六日'[d]}关门").fill("")
+    await row.get_by_label("周一开门").fill("09:00")
+    await row.get_by_label("周一关门").fill("21:00")
+    await row.get_by_label("周二开门").fill("09:00")
+    await row.get_by_role("button", name="保存营业时间").click()
+    await row.locator(".msg", has_text="要一起填").wait_for()
+    await row.get_by_label("周二关门").fill("02:00")  # overnight: until 2 am on Wednesday
+    await row.get_by_role("button", name="保存营业时间").click()
+    await page.locator(f"#stores tr[data-store='{store}']", has_text="周一 09:00–21:00").wait_for()
+    async with unit_of_work() as s:
+        hours = (
+            await s.execute(
+                text("SELECT weekday, open_min, close_min FROM store_hours WHERE store_id = :s ORDER BY weekday"),
+                {"s": store},
+            )
+        ).all()
+    assert [tuple(h) for h in hours] == [(0, 540, 1260), (1, 540, 24 * 60 + 120)]

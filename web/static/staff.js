@@ -248,6 +248,12 @@
         .then(function () { toast("结算单已生成"); reloadSoon(); })
         .catch(function (e) { m.textContent = "生成失败：" + e.message; });
     });
+    on($("#refunds"), "click", "button.refund-retry", function (b) {
+      var id = b.closest("[data-refund]").getAttribute("data-refund");
+      b.disabled = true;
+      api("POST", "/api/finance/refunds/" + id + "/retry").then(function () { toast("已重新发起退款"); reloadSoon(); })
+        .catch(function (e) { toast("操作失败：" + e.message); b.disabled = false; });
+    });
     var sts = $("#statements");
     if (sts) sts.addEventListener("click", function (ev) {
       var btn = ev.target.closest("button"); if (!btn) return;
@@ -279,8 +285,13 @@
   Staff.bindAdmin = function () {
     Staff.bindLogout();
     on($("#stores"), "submit", "form.hours", function (f) {
-      var id = f.closest("[data-store]").getAttribute("data-store"), weekly = [];
-      for (var d = 0; d < 7; d++) weekly.push({ weekday: d, opens: f.opens.value.trim(), closes: f.closes.value.trim() });
+      var id = f.closest("[data-store]").getAttribute("data-store"), weekly = [], m = $(".msg", f);
+      for (var d = 0; d < 7; d++) {
+        var o = f["opens" + d].value.trim(), c = f["closes" + d].value.trim();
+        if (!o && !c) continue;
+        if (!o || !c) { m.textContent = "每天的开门和关门时间要一起填（或都留空表示休息）"; return; }
+        weekly.push({ weekday: d, opens: o, closes: c });
+      }
       api("PUT", "/api/admin/stores/" + id + "/hours", { weekly: weekly }).then(reloadSoon).catch(fail($(".msg", f)));
     });
     on($("#inbox"), "submit", "form.reply", function (f) {
