@@ -70,6 +70,7 @@ async def _contacts(session: AsyncSession, public_ids: list[str]) -> dict[str, d
 
 
 async def _my_stores(session: AsyncSession, p: Principal) -> list[Store]:
+    """The stores this user works at; an HQ admin without stores of their own sees the first 50."""
     ids = await stores_of_user(session, p.id)
     if not ids and p.role == "admin":
         ids = list(
@@ -93,9 +94,11 @@ async def staff_console(
     stage = stage if stage in STAGES else "new"
     page = max(1, min(page, 10_000))
     stores = await _my_stores(db_session, p)
-    store_ids = [s.id for s in stores]
+    # The board's scope is the staff API's (orders/api_staff.py): their stores; every store for an HQ admin.
+    linked = await stores_of_user(db_session, p.id)
+    scope = None if p.role == "admin" and not linked else [s.id for s in stores]
     board = await list_orders(
-        db_session, store_ids=store_ids, stage=stage, page=page, page_size=PAGE_SIZE, oldest_first=stage != "done"
+        db_session, store_ids=scope, stage=stage, page=page, page_size=PAGE_SIZE, oldest_first=stage != "done"
     )
     actions = {
         o.id: [s for s in allowed_next(o.kind, o.status) if s not in ("paid", "reviewing", "dispatching")]

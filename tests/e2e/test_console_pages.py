@@ -18,7 +18,7 @@ from core.db import unit_of_work
 from core.settings import get_settings
 from tests.e2e.test_customer_h5 import ARGS, CHROMIUM, SHOTS
 from tests.integration.engage.conftest import act, chat, follower, run_jobs
-from tests.integration.orders.factories import list_sku, make_sku, make_store, staff_user
+from tests.integration.orders.factories import list_sku, make_sku, make_store, staff_user, world
 
 pytestmark = pytest.mark.browser
 
@@ -32,9 +32,11 @@ async def open_page(live_app: str) -> AsyncIterator[Any]:
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
-        async def open_as(username: str, path: str) -> Any:
+        async def open_as(username: str, path: str, *, fake_clock: bool = False) -> Any:
             ctx = await browser.new_context(viewport={"width": 1000, "height": 900}, locale="zh-CN")
             page = await ctx.new_page()
+            if fake_clock:
+                await page.clock.install()  # timers can be fast-forwarded; time still flows
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on("dialog", lambda d: d.accept())
             await page.goto(f"{live_app}{path}")
@@ -109,6 +111,24 @@ async def test_staff_pause_urgent_offers_and_adjust_stock(live_app: str, open_pa
     await page.locator("#member-error").wait_for()
     text_ = await page.locator("#member-error").inner_text()
     assert text_ == "会员功能未启用"  # no members domain on this branch: said plainly, nothing else breaks
+
+
+async def test_a_new_order_on_the_board_shows_the_refresh_bar(live_app: str, open_page: Any) -> None:
+    from tests.integration.web.test_console_access import paid_delivery_order
+
+    w = await world(price_fen=800)
+    await staff_user("boardclerk", stores=[w.store_id])
+    page = await open_page("boardclerk", "/staff", fake_clock=True)
+    await page.get_by_text("这里暂时没有订单").wait_for()
+    async with httpx.AsyncClient(base_url=live_app, timeout=30) as http:
+        placed = await paid_delivery_order(http, w, "13600001111", "board-bar-1")
+    bar = page.locator("#board-update")
+    assert await bar.is_hidden()
+    await page.clock.fast_forward(16_000)
+    await bar.wait_for()
+    await bar.get_by_role("link").click()
+    await page.locator("#board", has_text=f"#{placed['number']}").wait_for()
+    assert await page.locator("#board .phone").inner_text() == "136****1111"
 
 
 async def test_finance_resolves_a_mismatch_with_a_note_and_downloads(live_app: str, open_page: Any) -> None:

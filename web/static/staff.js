@@ -116,6 +116,17 @@
       es.onerror = function () { $("#live").textContent = "（轮询中）"; };
     }
     Staff.bindLogout();
+    // The board itself: a new pickup/delivery order (or one moved on elsewhere) shows a refresh bar.
+    var board = $("#board");
+    setInterval(function () {
+      var stage = board.getAttribute("data-stage"), shown = parseInt(board.getAttribute("data-total"), 10);
+      api("GET", "/api/staff/orders?stage=" + stage + "&page_size=1").then(function (pg) {
+        if (!pg || pg.total === shown) return;
+        var bar = $("#board-update");
+        if (bar.hidden && stage === "new" && pg.total > shown) beep();
+        bar.hidden = false;
+      }).catch(function () { /* the next round tries again */ });
+    }, 15000);
     var snd = $("#sound");
     if (snd) snd.addEventListener("click", function () { beep(); snd.textContent = "提示音已开启"; snd.disabled = true; });
     var busy = $("#busy");
