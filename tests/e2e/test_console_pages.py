@@ -168,6 +168,24 @@ async def test_finance_resolves_a_mismatch_with_a_note_and_downloads(live_app: s
     await page.locator(".note", has_text="商户平台手工补单").wait_for()
     await page.screenshot(path=str(SHOTS / "console-finance-resolved.png"), full_page=True)
 
+    # A store's settlement statement: drafted from the ledger, then confirmed.
+    async with unit_of_work() as s:
+        store = await make_store(s)
+        store_name = await s.scalar(text("SELECT name FROM stores WHERE id = :s"), {"s": store})
+    await page.goto(f"{live_app}/finance")
+    form = page.locator("#statement")
+    await form.get_by_role("button", name="生成结算单").click()  # no store chosen: the browser asks for one
+    assert await form.get_by_label("门店").evaluate("el => el.validity.valueMissing")
+    await form.get_by_label("门店").select_option(str(store))
+    await form.get_by_role("button", name="生成结算单").click()
+    statement = page.locator("#statements tr[data-statement]", has_text=store_name)
+    await statement.filter(has_text="草稿").wait_for()
+    await statement.get_by_role("button", name="确认").click()
+    await page.locator("#statements tr[data-statement]", has_text="已确认").wait_for()
+    async with unit_of_work() as s:
+        status = await s.scalar(text("SELECT status FROM settlement_statements WHERE store_id = :s"), {"s": store})
+    assert status == "confirmed"
+
     # The download links carry the session cookie: the same content a person saves.
     cookies = {c["name"]: c["value"] for c in await page.context.cookies()}
     async with httpx.AsyncClient(base_url=live_app, cookies=cookies, timeout=30) as http:
