@@ -14,10 +14,12 @@ import io
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 
 from core.db import unit_of_work
+from core.settings import get_settings
 from tests.e2e.test_customer_h5 import ARGS, CHROMIUM, SHOTS
 from tests.integration.orders.factories import list_sku, make_sku, make_store, staff_user
 
@@ -71,7 +73,7 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     # The chain: the store nearest the customer (the phone's location is 人民广场), a second one farther away.
     async with unit_of_work() as s:
         near = await make_store(s)
-        far = await make_store(s, lat=31.2604, lng=121.5037)
+        far = await make_store(s, lat=31.2454, lng=121.4837)  # ~1.9 km: in the first ring too
         sku = await make_sku(s, price_fen=1500, title="布洛芬缓释胶囊")
         await list_sku(s, near, sku, stock=20)
         await list_sku(s, far, sku, stock=20)
@@ -91,8 +93,19 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     await _sign_in(staff, f"{live_app}/staff", "nearclerk")
     await staff.get_by_text("暂无待抢的急送订单").wait_for()
     await staff.evaluate("window.__sameDocument = true")  # gone if the page reloads or navigates
+    far_ctx, far_staff = await _context(browser, errors, width=900, height=700)
+    far_staff.on("dialog", lambda d: asyncio.ensure_future(d.accept("店里只有一个人，走不开")))
+    await _sign_in(far_staff, f"{live_app}/staff", "farclerk")
 
     # --- the customer on the sandbox phone -------------------------------------------------------------------
+    # The worker publishes the menu through the sandbox's menu/create; the phone shows it once published.
+    async with httpx.AsyncClient(base_url=get_settings().sandbox_base, timeout=10) as api:
+        for _ in range(100):
+            if (await api.get("/api/menu")).json().get("menu"):
+                break
+            await asyncio.sleep(0.2)
+        else:
+            raise AssertionError("the worker did not publish the menu")
     phone_ctx, phone = await _context(browser, errors, width=420, height=860)
     phone.on("dialog", lambda d: asyncio.ensure_future(d.accept("小张")))
     await phone.goto(f"{live_app}/sandbox/phone")
@@ -103,7 +116,7 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     await phone.get_by_role("button", name=f"场景 {qr.scene}（永久）").click()
     await phone.locator("#follow-card").wait_for(state="hidden")
     menu = phone.locator("#menu-bar").get_by_role("button", name="点单")
-    await menu.wait_for(timeout=20000)  # the worker published the menu; the phone polls it
+    await menu.wait_for()
     await phone.screenshot(path=str(SHOTS / "story-2-followed.png"))
     async with unit_of_work() as s:
         source = await s.scalar(text("SELECT referral_store_id FROM customers ORDER BY id DESC LIMIT 1"))
@@ -137,6 +150,16 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     assert await staff.evaluate("window.__sameDocument === true")  # no reload, no navigation
     assert await staff.get_attribute("body", "data-new-offer")  # the alert (beep + flash) fired
     await staff.screenshot(path=str(SHOTS / "story-6-offer.png"))
+    # The farther store was offered it too; its clerk declines, saying why.
+    far_offer = far_staff.locator("#offers [data-offer]")
+    await far_offer.wait_for(timeout=30000)
+    await far_offer.get_by_role("button", name="拒绝").click()
+    await far_staff.get_by_text("暂无待抢的急送订单").wait_for()
+    async with unit_of_work() as s:
+        declined = (
+            await s.execute(text("SELECT status, decline_reason FROM dispatch_offers WHERE store_id = :s"), {"s": far})
+        ).one()
+    assert tuple(declined) == ("declined", "店里只有一个人，走不开")
     await offer.get_by_role("button", name="抢单").click()
     await staff.wait_for_url("**/staff?stage=active")
     card = staff.locator("#board [data-kind=urgent]")
@@ -180,6 +203,6 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     cells = [str(c) for ws in book.worksheets for r in ws.iter_rows(values_only=True) for c in r if c is not None]
     assert out_trade_no in cells
 
-    for ctx in (staff_ctx, phone_ctx, fin_ctx):
+    for ctx in (staff_ctx, far_ctx, phone_ctx, fin_ctx):
         await ctx.close()
     assert errors == [], errors
