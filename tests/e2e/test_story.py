@@ -189,6 +189,8 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     assert await row.locator("td.open").inner_text() == "0"
     assert await row.locator("td.mismatched").inner_text() == "0"
     assert await fin.locator("#mismatches").inner_text() == "没有待处理的差异"
+    sla = await fin.locator("#sla").inner_text()
+    assert near_name in sla and "100.0%" in sla  # delivered within the hour, counted for the store that claimed it
     await fin.screenshot(path=str(SHOTS / "story-9-reconciled.png"), full_page=True)
     async with fin.expect_download() as dl:
         await fin.get_by_role("link", name="payments.xlsx").click()
