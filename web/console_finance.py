@@ -67,7 +67,12 @@ async def finance_console(
         },
         title="每日成交、退款、手续费",
     )
-    count_chart = line_chart(labels, {"支付笔数": [d["payments"] for d in summary]}, money=False, title="每日支付笔数")
+    if not any(d["gmv_fen"] or d["refunded_fen"] or d["fees_fen"] or d["payments"] for d in summary):
+        money_chart = count_chart = ""  # the template says there is nothing to draw
+    else:
+        count_chart = line_chart(
+            labels, {"支付笔数": [d["payments"] for d in summary]}, money=False, title="每日支付笔数"
+        )
     sla_chart = bar_chart([(s.store_name, s.percent) for s in sla], title="各门店急送准时率") if sla else ""
     statements = await reports.statements(db_session)
     troubled = [

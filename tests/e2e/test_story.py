@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from core.db import unit_of_work
+from core.money import format_yuan
 from core.settings import get_settings
 from tests.e2e.test_customer_h5 import ARGS, CHROMIUM, SHOTS
 from tests.integration.orders.factories import list_sku, make_sku, make_store, staff_user
@@ -189,6 +190,11 @@ async def test_the_whole_story(live_app: str, worker: None, browser: Any) -> Non
     assert await row.locator("td.open").inner_text() == "0"
     assert await row.locator("td.mismatched").inner_text() == "0"
     assert await fin.locator("#mismatches").inner_text() == "没有待处理的差异"
+    gmv = fin.locator('#chart-money svg polyline[data-name="成交 GMV"]')
+    assert await gmv.count() == 1  # drawn on the server from the day's figures
+    async with unit_of_work() as s:
+        paid_fen = await s.scalar(text("SELECT paid_fen FROM payment_intents WHERE status = 'paid'"))
+    assert format_yuan(paid_fen) in await fin.locator("#chart-money").inner_html()  # the axis top: today's GMV
     sla = await fin.locator("#sla").inner_text()
     assert near_name in sla and "100.0%" in sla  # delivered within the hour, counted for the store that claimed it
     await fin.screenshot(path=str(SHOTS / "story-9-reconciled.png"), full_page=True)
