@@ -39,6 +39,16 @@ TABS = {
     "members": "会员",
 }
 WEEKDAYS = "一二三四五六日"
+# Read-only lists of the coupon and member domains' admin APIs (shown when those domains are installed; they
+# are changed through the same APIs, see /schema).
+API_LISTS = {
+    "coupons": [
+        ("优惠券模板", "/api/admin/coupons/templates"),
+        ("进行中的活动", "/api/admin/coupons/campaigns"),
+        ("使用统计", "/api/admin/coupons/report"),
+    ],
+    "members": [("会员等级", "/api/admin/members/levels"), ("储值充值方案", "/api/admin/members/topup-plans")],
+}
 MATCH_TYPES = {"contains": "包含", "exact": "完全匹配", "regex": "正则"}
 
 
@@ -134,8 +144,9 @@ async def admin_console(
     elif tab == "pushes":
         ctx["log"] = await push_log(db_session, account.id, 50)
     elif tab in ("coupons", "members"):
-        module = "shop.discounts" if tab == "coupons" else "shop.members"
+        module = "shop.coupons" if tab == "coupons" else "shop.members"
         ctx["enabled"] = importlib.util.find_spec(module) is not None
+        ctx["sources"] = API_LISTS[tab]
     return render("admin.html", **ctx)
 
 

@@ -27,7 +27,8 @@ from web.render import Req, render
 STAGES = {"new": "新订单", "active": "进行中", "cancel_requests": "取消申请", "done": "已完成"}
 STAFF_ROLES = ("staff", "admin")
 PAGE_SIZE = 30
-MEMBER_VERIFY_API = "/api/staff/members/verify"
+# The members domain's in-store check (shop/members/controllers.py on the members branch): {"code": token}.
+MEMBER_VERIFY_API = "/api/staff/stores/{store_id}/member-code/verify"
 
 
 def mask_phone(phone: str | None) -> str:
@@ -169,12 +170,16 @@ async def staff_stock(
 
 
 @get("/staff/member", include_in_schema=False)
-async def staff_member(request: Req) -> Response[Any]:
+async def staff_member(request: Req, db_session: DbSession) -> Response[Any]:
     """Scan or type a customer's member QR token; the check runs against the members API when it exists."""
-    if staff_principal(request) is None:
+    p = staff_principal(request)
+    if p is None:
         return login_page(request)
     enabled = importlib.util.find_spec("shop.members") is not None
-    return render("staff_member.html", tab="member", members_enabled=enabled, verify_api=MEMBER_VERIFY_API)
+    stores = await _my_stores(db_session, p)
+    return render(
+        "staff_member.html", tab="member", members_enabled=enabled, verify_api=MEMBER_VERIFY_API, stores=stores
+    )
 
 
 ROUTES = [staff_console, staff_stock, staff_member]

@@ -187,6 +187,9 @@
         .then(function () { btn.disabled = false; });
     });
   };
+  function maskPhone(p) { p = String(p || ""); return p.length >= 7 ? p.slice(0, 3) + "****" + p.slice(-4) : p ? "****" : ""; }
+  Staff.maskPhone = maskPhone;
+  function yuan(fen) { return "¥" + (fen / 100).toFixed(2); }
   Staff.bindMember = function () {
     Staff.bindLogout();
     var form = $("#member"); if (!form) return;
@@ -194,12 +197,16 @@
       ev.preventDefault();
       var err = $("#member-error"), out = $("#member-result");
       err.hidden = true; out.hidden = true;
-      api("POST", form.getAttribute("data-api"), { token: form.token.value.trim() })
+      if (!form.store) { err.textContent = "你的账号还没有分配门店，不能核验会员。"; err.hidden = false; return; }
+      var url = form.getAttribute("data-api").replace("{store_id}", encodeURIComponent(form.store.value));
+      api("POST", url, { code: form.token.value.trim() })
         .then(function (m) {
           m = m || {};
-          out.textContent = "会员 " + (m.card_no || m.card_number || "") + " · " + (m.nickname || m.name || "") +
-            (m.level_name || m.level ? " · " + (m.level_name || m.level) : "") +
-            (m.points !== undefined ? " · 积分 " + m.points : "");
+          var parts = ["会员 " + (m.card_no || ""), m.nickname || "", maskPhone(m.phone), m.level_name || ""];
+          if (m.discount_pct) parts.push("商品 " + ((100 - m.discount_pct) / 10) + " 折");
+          if (m.points !== undefined) parts.push("积分 " + m.points);
+          if (m.balance_fen !== undefined) parts.push("储值 " + yuan(m.balance_fen));
+          out.textContent = parts.filter(Boolean).join(" · ");
           out.hidden = false; form.token.value = "";
         })
         .catch(function (e) {
@@ -293,8 +300,32 @@
     });
   }
   function fail(node) { return function (e) { if (node) { node.className = "msg error"; node.textContent = e.message; } else toast("操作失败：" + e.message); }; }
+  // A read-only table of whatever list an admin API returns (a list, or a page with items).
+  function apiTable(box) {
+    api("GET", box.getAttribute("data-src")).then(function (data) {
+      var rows = Array.isArray(data) ? data : (data && data.items) || [];
+      box.innerHTML = "";
+      if (!rows.length) { box.appendChild(Object.assign(document.createElement("p"), { className: "empty", textContent: "暂无记录" })); return; }
+      var keys = Object.keys(rows[0]).slice(0, 10), table = document.createElement("table"), tr = document.createElement("tr");
+      table.className = "grid";
+      keys.forEach(function (k) { tr.appendChild(Object.assign(document.createElement("th"), { textContent: k })); });
+      table.appendChild(tr);
+      rows.forEach(function (r) {
+        var row = document.createElement("tr");
+        keys.forEach(function (k) {
+          var v = r[k];
+          var shown = v === null || v === undefined ? "" : /_fen$/.test(k) && typeof v === "number" ? yuan(v)
+            : typeof v === "object" ? JSON.stringify(v) : String(v);
+          row.appendChild(Object.assign(document.createElement("td"), { textContent: shown }));
+        });
+        table.appendChild(row);
+      });
+      box.appendChild(table);
+    }).catch(function (e) { box.innerHTML = ""; box.appendChild(Object.assign(document.createElement("p"), { className: "error", textContent: e.status === 404 ? "即将上线" : e.message })); });
+  }
   Staff.bindAdmin = function () {
     Staff.bindLogout();
+    Array.prototype.forEach.call(document.querySelectorAll(".api-table[data-src]"), apiTable);
     on($("#stores"), "submit", "form.hours", function (f) {
       var id = f.closest("[data-store]").getAttribute("data-store"), weekly = [], m = $(".msg", f);
       for (var d = 0; d < 7; d++) {

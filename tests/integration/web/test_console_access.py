@@ -66,7 +66,7 @@ async def test_staff_see_only_their_stores_orders_and_stock_with_phones_masked(c
     assert r.status_code in (403, 404)
 
     r = await client.get("/staff/member")
-    assert r.status_code == 200 and 'data-api="/api/staff/members/verify"' in r.text
+    assert r.status_code == 200 and 'data-api="/api/staff/stores/{store_id}/member-code/verify"' in r.text
 
 
 async def test_finance_console_and_api_refuse_staff_and_chart_the_days(client: httpx.AsyncClient) -> None:
