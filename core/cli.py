@@ -307,8 +307,22 @@ def _print_urls(s: Settings) -> None:
     ]
     if s.is_dev:
         lines.append(f"    WeChat sandbox phone      {base}/sandbox/phone")
+        lines += _demo_sign_ins()
     lines += ["  Ctrl-C stops everything.", ""]
     print("\n".join(lines), flush=True)
+
+
+def _demo_sign_ins() -> list[str]:
+    """Lines from each domain's seed module (`demo_sign_ins()`), e.g. the demo accounts of the consoles."""
+    from core.app import DOMAINS, _optional_module
+
+    lines: list[str] = []
+    for pkg in DOMAINS:
+        mod = _optional_module(f"{pkg}.seed")
+        fn = getattr(mod, "demo_sign_ins", None) if mod is not None else None
+        if fn is not None:
+            lines += [f"    {line}" for line in fn()]
+    return lines
 
 
 def _supervise(children: list[subprocess.Popen[Any]]) -> None:

@@ -323,6 +323,17 @@ async def seed_demo() -> None:
     _print_summary(len(stores), len(created), len(skus), listings, stocked, people)
 
 
+def demo_sign_ins() -> list[str]:
+    """The demo accounts, printed by `make run` under the console URLs."""
+    return [
+        "demo sign-ins (consoles):",
+        f"  admin    {data.ADMIN[0]} / {data.ADMIN[1]}",
+        f"  finance  {data.FINANCE[0]} / {data.FINANCE[1]}",
+        f"  staff    sh01.staff1 (any <store code>.staff1–3, hq.staff1) / {data.STAFF_PASSWORD}",
+        "  customers: open the sandbox phone, ＋新用户, 扫一扫 a store QR to follow, then tap 点单",
+    ]
+
+
 def _print_summary(stores: int, new_stores: int, skus: int, listings: int, stocked: int, people: int) -> None:
     base = get_settings().base_url
     lines = [

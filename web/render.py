@@ -12,6 +12,7 @@ from litestar import Request, Response
 from litestar.response import Redirect
 
 from core.auth import Principal, current_principal
+from core.clock import SHANGHAI
 from core.money import format_yuan
 from core.settings import get_settings
 
@@ -48,7 +49,8 @@ _env.filters["yuan"] = format_yuan
 _env.filters["status"] = lambda s: STATUS_LABELS.get(s, s)
 _env.filters["action"] = lambda s: ACTION_LABELS.get(s, s)
 _env.filters["kind"] = lambda k: KIND_LABELS.get(k, k)
-_env.filters["hm"] = lambda d: d.astimezone().strftime("%m-%d %H:%M") if isinstance(d, datetime) else ""
+# Times are shown in China's time (the business day), whatever the server's own zone is.
+_env.filters["hm"] = lambda d: d.astimezone(SHANGHAI).strftime("%m-%d %H:%M") if isinstance(d, datetime) else ""
 _env.filters["iso"] = lambda d: d.isoformat() if isinstance(d, datetime) else ""
 _env.filters["km"] = lambda m: f"{m / 1000:.1f}公里" if m >= 1000 else f"{round(m)}米"
 

@@ -111,6 +111,9 @@ def test_run_serves_refuses_a_second_copy_and_ctrl_c_stops_everything(service_di
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
     assert "storefront" in out
+    for url in ("/sandbox/phone", "/staff", "/finance", "/admin"):
+        assert f"http://127.0.0.1:{port}{url}" in out, out
+    assert "finance / demo-finance-2024" in out and "demo-staff-2024" in out and "admin / demo-admin-2024" in out
     time.sleep(0.5)
     assert services_of(data) == []
     leftover = [p for p in psutil.process_iter(["pid"]) if _sid(p) == proc.pid]

@@ -24,7 +24,7 @@ async def test_finance_console_needs_finance_and_shows_the_mismatch_queue(client
     client.cookies.set(COOKIE, fin["Authorization"].split()[1])
     r = await client.get("/finance")
     assert r.status_code == 200 and 'id="login"' not in r.text
-    assert "近 30 天还没有交易" in r.text and "没有待处理的差异" in r.text
+    assert "这段时间还没有交易" in r.text and "没有待处理的差异" in r.text
     assert "/api/finance/exports/summary?fmt=xlsx" in r.text
 
     today = clock.now_shanghai().date()

@@ -170,7 +170,10 @@
   function loadMenu() {
     return api("GET", "api/menu").then(function (r) {
       var same = JSON.stringify(r.menu) === JSON.stringify(state.menu);
+      // A menu that appears (published after the page opened) is shown, as WeChat shows it, not the keyboard.
+      var appeared = !(state.menu && state.menu.button && state.menu.button.length) && r.menu && r.menu.button && r.menu.button.length;
       state.menu = r.menu;
+      if (appeared) $("input-row").classList.add("hidden");
       if (!same) renderMenu();
     }).catch(function () {});
   }
