@@ -2,7 +2,7 @@
 them, signed in as that role, to the live app over HTTP → zero 5xx and zero responses that break their schema.
 
 Examples per operation are capped (FUZZ_EXAMPLES, default 4) and derandomized, so a run is reproducible and fits
-the test budget. The requests run in a worker thread (schemathesis is synchronous) while the app serves them from
+the test budget; valid and invalid requests are mixed. The requests run in a worker thread (schemathesis is synchronous) while the app serves them from
 the test's event loop.
 """
 
@@ -20,7 +20,9 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
@@ -53,6 +55,14 @@ def in_scope(role: str, path: str) -> bool:
     return any(re.search(p, path) for p in SCOPES[role])
 
 
+def negative(operation: Any) -> Any:
+    """Invalid requests too (wrong types, missing fields): they must be 4xx, never 5xx."""
+    try:
+        return operation.as_strategy(generation_mode=GenerationMode.NEGATIVE)
+    except Exception:  # nothing in this operation can be made invalid
+        return st.nothing()
+
+
 def fuzz_role(schema: Any, base_url: str, role: str, headers: dict[str, str]) -> tuple[int, list[str]]:
     """Runs in a thread: every in-scope operation, EXAMPLES cases each. Returns (cases sent, failures)."""
     failures: list[str] = []
@@ -71,7 +81,7 @@ def fuzz_role(schema: Any, base_url: str, role: str, headers: dict[str, str]) ->
             phases=[Phase.explicit, Phase.generate],
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy())
+        @given(case=st.one_of(operation.as_strategy(), negative(operation)))
         def run(case: Any) -> None:
             nonlocal sent
             sent += 1
