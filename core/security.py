@@ -280,6 +280,11 @@ def content_security_policy(html: bytes, settings: Settings) -> str:
     )
 
 
+def _page_headers(html: bytes) -> list[tuple[bytes, bytes]]:
+    csp = content_security_policy(html, get_settings())
+    return [(b"content-security-policy", csp.encode()), (b"x-frame-options", b"SAMEORIGIN")]
+
+
 class SecurityHeadersMiddleware:
     """nosniff and a referrer policy on every response; on HTML pages also a CSP and framing limits."""
 
@@ -291,6 +296,7 @@ class SecurityHeadersMiddleware:
             await self.app(scope, receive, send)
             return
         path = str(scope.get("path", ""))
+        head = scope.get("method") == "HEAD"
         started: dict[str, Any] | None = None
         chunks: list[bytes] = []
 
@@ -306,8 +312,11 @@ class SecurityHeadersMiddleware:
                 message["headers"] = headers
                 ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if ctype.startswith(b"text/html") and not path.startswith(NO_CSP_PREFIXES):
-                    started = message  # held until the body is complete: the CSP hashes its inline scripts
-                    return
+                    if head:  # no body to hash; the page itself is never run from a HEAD answer
+                        headers += _page_headers(b"")
+                    else:
+                        started = message  # held until the body is complete: the CSP hashes its inline scripts
+                        return
                 await send(event)
                 return
             if started is None:
@@ -317,13 +326,8 @@ class SecurityHeadersMiddleware:
             if message.get("more_body"):
                 return
             html = b"".join(chunks)
-            csp = content_security_policy(html, get_settings())
             headers = [(k, v) for k, v in started["headers"] if k.lower() != b"content-length"]
-            headers += [
-                (b"content-security-policy", csp.encode()),
-                (b"x-frame-options", b"SAMEORIGIN"),
-                (b"content-length", str(len(html)).encode()),
-            ]
+            headers += [*_page_headers(html), (b"content-length", str(len(html)).encode())]
             await send(cast(Message, {**started, "headers": headers}))
             await send(cast(Message, {"type": "http.response.body", "body": html, "more_body": False}))
 
