@@ -20,7 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core import health, metrics
+from core import health, metrics, security
 from core.auth import AuthController, AuthMiddleware
 from core.db import dispose_engine, get_engine, sessionmaker
 from core.errors import EXCEPTION_HANDLERS
@@ -157,6 +157,7 @@ class CorePlugin(InitPluginProtocol):
         app_config.dependencies["db_session"] = Provide(provide_db_session)
         app_config.exception_handlers.update({**EXCEPTION_HANDLERS, Exception: unhandled_error})
         app_config.middleware[:0] = [RequestContextMiddleware, AuthMiddleware]
+        security.install(app_config)  # size limit, security headers, CSRF, rate limits (after auth)
         starts, stops = domain_lifecycle_hooks()
         app_config.on_startup[:0] = [_startup, *starts]
         app_config.on_shutdown[:0] = stops
@@ -185,4 +186,5 @@ async def _shutdown() -> None:
 
 
 def create_app() -> Litestar:
-    return Litestar(plugins=[CorePlugin()], debug=False)
+    # Litestar reads the body limit from its constructor, not from a plugin's AppConfig.
+    return Litestar(plugins=[CorePlugin()], debug=False, request_max_body_size=get_settings().o2o_max_body_bytes)

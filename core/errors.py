@@ -85,9 +85,29 @@ def _is_connection_error(exc: BaseException) -> bool:
     return False
 
 
+# PostgreSQL data exceptions a request's own values cause (too big for BIGINT, malformed, too long, NUL in text).
+_INPUT_SQLSTATES = {"22003", "22P02", "22001", "22007", "22008", "22021"}
+
+
+def _is_bad_input(exc: DBAPIError) -> bool:
+    """A value from the request PostgreSQL (or asyncpg, before sending it) cannot take, e.g. an id beyond BIGINT."""
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if getattr(cause, "sqlstate", None) in _INPUT_SQLSTATES or type(cause).__name__ == "DataError":
+            return True
+        cause = cause.__cause__
+    return False
+
+
 def dbapi_error_handler(request: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
     if _is_connection_error(exc):
         return database_down_handler(request, exc)
+    if _is_bad_input(exc):
+        log.info("bad_input_value", error=str(exc.orig).splitlines()[0][:200] if exc.orig else "")
+        return _json(
+            400,
+            "a value in the request is out of range or malformed (numbers must fit 64 bits; text may not contain NUL)",
+        )
     log.exception("database_error")
     return _json(500, "internal error; it has been logged")
 

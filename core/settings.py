@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = 8
     job_lease_seconds: int = 60
     job_max_attempts: int = 8
+    # Abuse limits (core/security.py): `on`, `off` (benchmarks), or overrides like `login=5/minute,offer_claim=off`.
+    o2o_rate_limits: str = "on"
+    o2o_max_body_bytes: int = Field(2 * 1024 * 1024, ge=1024)  # larger request bodies get 413
+    o2o_csrf_trusted_origins: str = ""  # comma-separated extra origins allowed to send cookie-authenticated writes
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -6,6 +6,7 @@ Every route takes `appid` (query) to choose an account of the matrix; without it
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
@@ -48,6 +49,13 @@ Appid = FromQuery[str | None]
 
 def _user_id(request: Req) -> int:
     return require_principal(request).id
+
+
+@dataclass
+class VerifyFileUpload:
+    """The multipart form: a form without a `file` part is a 400 (a bare UploadFile made Litestar fail with 500)."""
+
+    file: UploadFile
 
 
 class EngageAdminController(Controller):
@@ -185,10 +193,10 @@ class EngageAdminController(Controller):
         self,
         request: Req,
         db_session: DbSession,
-        data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+        data: Annotated[VerifyFileUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> VerifyFileOut:
-        raw = await data.read(1024)
-        row = await upload_verify_file(db_session, data.filename or "", raw, _user_id(request))
+        raw = await data.file.read(1024)
+        row = await upload_verify_file(db_session, data.file.filename or "", raw, _user_id(request))
         return VerifyFileOut(row.filename, row.content, row.uploaded_at, f"{get_settings().base_url}/{row.filename}")
 
     @get("/verify-files", summary="Uploaded verification files")

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
 from core.errors import InvalidInput
+from core.security import mask_phone
 from orders.errors import OrderNotFound, RefundRequestNotFound
 from orders.models import STATUSES, Order, OrderEvent, OrderLine, RefundRequest
 from orders.schemas import (
@@ -61,7 +62,9 @@ async def order_detail(session: AsyncSession, order: Order, *, for_customer: boo
         stages["ready_for_fulfilment"] = order.ready_for_fulfilment_at
     address = None
     if order.lat is not None and order.lng is not None:
-        address = AddressOut(order.contact_name, order.contact_phone, order.address_text, order.lat, order.lng)
+        # Staff, finance and admin see 138****1234: enough to confirm a customer, not to keep the number.
+        phone = order.contact_phone if for_customer else (mask_phone(order.contact_phone) or "")
+        address = AddressOut(order.contact_name, phone, order.address_text, order.lat, order.lng)
     return OrderOut(
         id=order.public_id,
         number=order.number,
