@@ -34,6 +34,7 @@ PUBLIC: dict[str, str] = {
 }
 
 CUSTOMER_A = frozenset({"customer_a"})
+CUSTOMERS = frozenset({"customer_a", "customer_b"})
 STAFF_A = frozenset({"staff_a", "admin"})
 ANY_STAFF = frozenset({"staff_a", "staff_b", "admin"})
 USERS = frozenset({"staff_a", "staff_b", "finance", "admin"})
@@ -65,6 +66,15 @@ POLICY: list[tuple[str, str, frozenset[str], str]] = [
     ("*", r"^/api/engage/inbox/\{", ANY_STAFF, "the account's agent inbox is shared by every store's staff"),
     ("GET", r"^/api/engage/qrcodes/\{", STAFF_A, "a store's QR code: its staff and HQ"),
     ("GET", r"^/orders/\{public_id", CUSTOMER_A, "the customer's order page"),
+    ("GET", r"^/products/\{", CUSTOMERS, "the H5 product page, for any signed-in customer"),
+    ("GET", r"^/coupons/claim/\{", CUSTOMERS, "the H5 claim page of a coupon template, for any signed-in customer"),
+    ("POST", r"^/api/coupons/claim/\{", CUSTOMERS, "any customer claims a coupon for themself"),
+    ("GET", r"^/api/admin/coupons/templates/\{", FINANCE, "coupon templates: finance reads"),
+    ("*", r"^/api/admin/coupons/", ADMIN, "coupon templates and issuing are HQ's"),
+    ("*", r"^/api/engage/coupons/\{", ADMIN, "issuing coupons to a segment is HQ's"),
+    ("*", r"^/api/admin/members/", ADMIN, "member levels and top-up plans are HQ's"),
+    ("GET", r"^/api/member/topups/\{", CUSTOMER_A, "a customer's own top-up"),
+    ("GET", r"^/member/qr/\{", CUSTOMER_A, "the QR image of the customer's own member code"),
 ]
 
 # Path values that differ from World.ids() for some routes.
@@ -103,6 +113,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/finance/mismatches/{mismatch_id}/resolve"): {"note": "已核对"},
     ("PUT", "/api/finance/settlement-terms/{store_id}"): {"commission_bp": 500},
     ("PATCH", "/api/engage/rules/{rule_id}"): {"active": False},
+    ("PATCH", "/api/admin/coupons/templates/{template_id}"): {"title": "满50减5（改）"},
+    ("POST", "/api/admin/coupons/templates/{template_id}/issue"): {"customer_ids": ["customer_b"]},
+    ("PATCH", "/api/admin/members/levels/{level_id}"): {"name": "金卡会员"},
+    ("POST", "/api/staff/stores/{store_id}/member-code/verify"): {"code": "member_token_a"},
+    ("PATCH", "/api/admin/members/topup-plans/{plan_id}"): {"name": "充100送10元"},
     ("POST", "/api/engage/inbox/{message_id}/reply"): {"content": "您好"},
 }
 for _method, _path, _body, _need in STORE_ROUTES:
@@ -163,7 +178,11 @@ def url_for(path: str, w: World) -> str:
     ids.setdefault("filename", "MP_verify_abc.txt")
     ids.setdefault("report", "summary")
     # A parameter the world has no resource for gets 1: the route is still called by every role.
-    return PARAM.sub(lambda m: str(ids.get(m.group(1), 1)), path)
+    url = PARAM.sub(lambda m: str(ids.get(m.group(1), 1)), path)
+    # Routes that also need a query parameter naming tenant A's resource.
+    if re.search(r"^/api/staff/coupons/\{code", template(path)):
+        url += f"?store_id={w.store_a}"
+    return url
 
 
 def body_for(method: str, path: str, w: World) -> Any:

@@ -59,6 +59,12 @@ class World:
     rule_id: int
     message_id: int
     qr_a: int
+    coupon_template: int
+    level_id: int
+    plan_id: int
+    topup_a: int
+    member_token_a: str
+    coupon_code_a: str
     headers: dict[str, dict[str, str]] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
 
@@ -79,6 +85,12 @@ class World:
             "rule_id": self.rule_id,
             "message_id": self.message_id,
             "qr_id": self.qr_a,
+            "template_id": self.coupon_template,
+            "level_id": self.level_id,
+            "plan_id": self.plan_id,
+            "topup_id": self.topup_a,
+            "token": self.member_token_a,
+            "code": self.coupon_code_a,
             "on_date": "2026-10-01",
         }
 
@@ -170,6 +182,50 @@ async def build_world(http: httpx.AsyncClient) -> World:
     assert r.status_code == 200, r.text
     qr_a = int(r.json()["id"])
 
+    # Coupons and member cards: a template anyone may claim, a level, a top-up plan, customer A's top-up and QR code.
+    r = await http.post(
+        "/api/admin/coupons/templates",
+        json={
+            "title": "满50减5",
+            "kind": "threshold",
+            "threshold_fen": 5000,
+            "off_fen": 500,
+            "total_quota": 100,
+            "valid_days": 7,
+        },
+        headers=headers["admin"],
+    )
+    assert r.status_code in (200, 201), r.text
+    coupon_template = int(r.json()["id"])
+    r = await http.post(
+        "/api/admin/members/levels",
+        json={"code": "gold_w", "name": "金卡", "min_growth_fen": 100000, "discount_pct": 5},
+        headers=headers["admin"],
+    )
+    assert r.status_code in (200, 201), r.text
+    level_id = int(r.json()["id"])
+    r = await http.post(
+        "/api/admin/members/topup-plans",
+        json={"name": "充100送10", "pay_fen": 10000, "bonus_fen": 1000},
+        headers=headers["admin"],
+    )
+    assert r.status_code in (200, 201), r.text
+    plan_id = int(r.json()["id"])
+    r = await http.post("/api/member/topups", json={"plan_id": plan_id}, headers=headers["customer_a"])
+    assert r.status_code == 201, r.text
+    topup_a = int(r.json()["topup"]["id"])
+    from shop.coupons.claim_coupon import claim_coupon
+    from shop.members.member_code import issue_code
+
+    async with unit_of_work() as s:
+        claimed = await claim_coupon(s, customer_a, coupon_template)
+        coupon_code_a = str(
+            await s.scalar(text("SELECT code FROM customer_coupons WHERE id = :i"), {"i": claimed.coupon_id})
+        )
+
+    async with unit_of_work() as s:
+        member_token_a = (await issue_code(s, customer_a)).token
+
     return World(
         store_a=store_a,
         store_b=store_b,
@@ -195,6 +251,12 @@ async def build_world(http: httpx.AsyncClient) -> World:
         rule_id=rule_id,
         message_id=message_id,
         qr_a=qr_a,
+        coupon_template=coupon_template,
+        level_id=level_id,
+        plan_id=plan_id,
+        topup_a=topup_a,
+        member_token_a=member_token_a,
+        coupon_code_a=coupon_code_a,
         headers=headers,
         tokens={k: v["Authorization"].split(" ", 1)[1] for k, v in headers.items() if v},
     )
