@@ -29,7 +29,7 @@ async def test_top_up_then_pay_with_stored_value(live_app: str, page: Any) -> No
     await page.goto(f"{live_app}/member")
     await page.locator("#balance", has_text="¥0.00").wait_for()
     qr = page.locator("#qr")
-    await page.wait_for_function("document.getElementById('qr').naturalWidth > 0")
+    await page.wait_for_function("() => document.getElementById('qr').naturalWidth > 0")
     assert (await qr.get_attribute("src") or "").startswith("/member/qr/")
     await page.get_by_role("button", name="充 ¥200.00 送 ¥20.00").click()
     await page.get_by_role("button", name="确认支付").click()
