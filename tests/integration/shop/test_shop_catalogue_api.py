@@ -40,6 +40,7 @@ async def shop(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def page(client: httpx.AsyncClient, store: int, **params: Any) -> dict[str, Any]:
     await drain()  # what was committed has reached Redis (as it has by the time a next request arrives)
+    await cache_module.flush_stock_bumps()  # orders' stock changes: within STOCK_LAG, now in a test
     r = await client.get(f"/api/stores/{store}/catalogue", params=params)
     assert r.status_code == 200, r.text
     return r.json()
