@@ -17,7 +17,7 @@ from orders.pricing_seams import credit_stored_value
 from orders.services import cancel_order, mark_paid, payment_terms
 from payments import ledger
 from payments.payables import Line, MarkPaidResult, Payable, PayableState
-from shop.services import get_customer
+from shop.services import customer_openid
 
 _MARK = {
     "paid": "paid",
@@ -92,7 +92,7 @@ class OrderPayables:
     async def payer_openid(self, session: AsyncSession, payable: Payable) -> str | None:
         if payable.customer_id is None:
             return None
-        return (await get_customer(session, payable.customer_id)).openid
+        return await customer_openid(session, payable.customer_id)
 
 
 def extra_int(payable: Payable, key: str) -> int:
