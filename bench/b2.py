@@ -1,5 +1,5 @@
 """B2 place order over HTTP: orders/s and p99 at 50 connections, p50 on one connection, and a pgbench
-custom script running the same statements as the hot path (read, order insert, the stock seam's four,
+custom script running the same statements as the hot path (read, order insert, the stock seam's three,
 the deadline job) in the same run, with the ratio between the two.
 """
 
@@ -203,21 +203,21 @@ SELECT id AS order_id FROM o \\gset
 INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
 SELECT 'order:' || :order_id, id, 'held', now(), now() FROM stores WHERE id = %(store)d
 ON CONFLICT (ref) DO NOTHING RETURNING id AS rid \\gset
-SELECT store_id, sku_id, on_hand, reserved FROM stock_levels
-WHERE (store_id, sku_id) IN ((%(store)d, :sku)) ORDER BY store_id, sku_id FOR UPDATE;
-WITH d AS (
-    SELECT * FROM unnest(ARRAY[%(store)d]::bigint[], ARRAY[:sku]::bigint[], ARRAY[0]::bigint[],
-                         ARRAY[1]::bigint[], ARRAY['reserve']::text[]) AS d(store_id, sku_id, dh, dr, kind)
+SELECT sku_id, on_hand - reserved AS available FROM stock_levels
+WHERE store_id = %(store)d AND sku_id = ANY(ARRAY[:sku]::bigint[]) ORDER BY sku_id FOR UPDATE;
+WITH want AS (
+    SELECT * FROM unnest(ARRAY[:sku]::bigint[], ARRAY[1]::bigint[]) AS w(sku_id, qty)
 ), upd AS (
-    UPDATE stock_levels s SET on_hand = s.on_hand + d.dh, reserved = s.reserved + d.dr, updated_at = now()
-    FROM d WHERE s.store_id = d.store_id AND s.sku_id = d.sku_id RETURNING s.sku_id
+    UPDATE stock_levels s SET reserved = s.reserved + w.qty, updated_at = now()
+    FROM want w WHERE s.store_id = %(store)d AND s.sku_id = w.sku_id RETURNING s.sku_id
 ), mv AS (
     INSERT INTO stock_movements (store_id, sku_id, kind, on_hand_delta, reserved_delta, ref, actor, reason, created_at)
-    SELECT store_id, sku_id, kind, dh, dr, 'order:' || :order_id, 'system', 'reserved', now() FROM d
+    SELECT %(store)d, sku_id, 'reserve', 0, qty, 'order:' || :order_id, 'system', 'reserved', now() FROM want
+), rl AS (
+    INSERT INTO stock_reservation_lines (reservation_id, sku_id, qty, returned)
+    SELECT :rid, sku_id, qty, 0 FROM want
 )
 SELECT count(*) FROM upd;
-INSERT INTO stock_reservation_lines (reservation_id, sku_id, qty, returned)
-SELECT :rid, sku, qty, 0 FROM unnest(ARRAY[:sku]::bigint[], ARRAY[1]::bigint[]) AS l(sku, qty);
 WITH ins AS (
     INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)
     VALUES ('orders.payment_deadline', jsonb_build_object('order_id', CAST(:order_id AS bigint)), now() + interval '15 min',

@@ -81,7 +81,9 @@ def process(args: list[str], env: dict[str, str], ready_url: str, name: str) -> 
             if proc.poll() is not None:
                 raise RuntimeError(f"{name} exited: {log_path.read_text()[-2000:]}")
             if not ready_url:
-                time.sleep(1.0)
+                # No URL to ask (the worker): wait until its start-up (imports) is over, i.e. it has
+                # been idle for a moment; otherwise that CPU would be counted as per-order work.
+                settled(proc.pid)
                 break
             try:
                 if httpx.get(ready_url, timeout=1).status_code < 500:
@@ -97,6 +99,18 @@ def process(args: list[str], env: dict[str, str], ready_url: str, name: str) -> 
             proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def settled(pid: int, *, quiet: float = 0.5, most: float = 30.0) -> None:
+    """Until the process has used (almost) no CPU for `quiet` seconds, at most `most` seconds."""
+    deadline = time.monotonic() + most
+    last = cpu_seconds([pid])
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = cpu_seconds([pid])
+        if now - last < 0.02 * quiet:
+            return
+        last = now
 
 
 def cpu_seconds(pids: list[int], *, children: bool = True) -> float:

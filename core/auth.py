@@ -112,7 +112,7 @@ def require_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Princip
 def roles_guard(*roles: str):
     """Guard: the caller is a user with one of these roles (admin passes every user guard)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         p = require_principal(connection)
         if not p.is_user or (p.role not in roles and p.role != "admin"):
             raise Forbidden(f"this needs the role {' or '.join(roles)}")
@@ -121,13 +121,14 @@ def roles_guard(*roles: str):
     return guard
 
 
-def customer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+# Guards are coroutines: Litestar runs a plain function guard in a worker thread (a thread hop per request).
+async def customer_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     p = require_principal(connection)
     if not p.is_customer:
         raise Forbidden("this is for signed-in customers")
 
 
-def user_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def user_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     p = require_principal(connection)
     if not p.is_user:
         raise Forbidden("this is for staff, finance and admin users")

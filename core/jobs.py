@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core import clock, metrics
 from core.db import Base, sessionmaker
+from core.driver_sql import DriverStatement, fetchval
 from core.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -88,7 +89,8 @@ async def enqueue(
     when = run_at or (now + delay if delay else now)
     # One statement: insert (a repeat of a dedupe_key is a no-op) and, for work due now, wake the
     # listening workers; NOTIFY is delivered only when this transaction commits.
-    row = await session.execute(
+    return await fetchval(  # on the driver: placing an order and starting a payment each schedule one
+        session,
         _ENQUEUE,
         {
             "kind": kind,
@@ -100,7 +102,6 @@ async def enqueue(
             "wake": when <= now,
         },
     )
-    return row.scalar_one_or_none()
 
 
 async def cancel(session: AsyncSession, dedupe_key: str) -> bool:
@@ -114,7 +115,7 @@ async def cancel(session: AsyncSession, dedupe_key: str) -> bool:
 
 WAKE_CHANNEL = "o2o_jobs"
 
-_ENQUEUE = text(
+_ENQUEUE = DriverStatement(
     f"""
     WITH ins AS (
         INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)

@@ -2,7 +2,7 @@
 
 Round trips of ours: one read (orders.checkout: store, hours, prices, stock, address, cart, the key's
 order) and one insert of the order with its lines and first event (CTE, arrays unnested), both on the
-driver (orders.driver_sql); then the stock seam's reservation and core's job insert. The order row goes
+driver (core.driver_sql); then the stock seam's reservation and core's job insert. The order row goes
 in first: its unique (customer, Idempotency-Key) makes a concurrent duplicate wait for the first and
 then find it, before that duplicate reserves anything. Any refusal after that (out of stock, coupon)
 rolls the whole transaction back, so nothing stays reserved or locked.
@@ -20,11 +20,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, jobs, metrics
+from core.driver_sql import DriverStatement, fetchrow
 from core.errors import InvalidInput
 from core.events import OrderPlaced, publish
 from core.ids import new_token
 from orders.checkout import CheckoutRequest, Existing, read_context, request_hash, validate
-from orders.driver_sql import DriverStatement, fetchrow
 from orders.errors import IdempotencyKeyReused
 from orders.pricing_seams import hold_points, hold_stored_value, lock_coupon
 from orders.quote import Quote, build_quote, check_orderable, check_stock_seen

@@ -18,7 +18,7 @@ from orders.services import cancel_order, mark_paid, payment_terms
 from orders.status import stock_ref
 from payments import ledger
 from payments.payables import Line, MarkPaidResult, Payable, PayableState
-from shop.services import get_customer
+from shop.services import customer_openid
 
 _MARK = {
     "paid": "paid",
@@ -93,7 +93,7 @@ class OrderPayables:
     async def payer_openid(self, session: AsyncSession, payable: Payable) -> str | None:
         if payable.customer_id is None:
             return None
-        return (await get_customer(session, payable.customer_id)).openid
+        return await customer_openid(session, payable.customer_id)
 
 
 def extra_int(payable: Payable, key: str) -> int:

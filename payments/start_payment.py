@@ -3,7 +3,7 @@
 A valid intent is reused (same channel and amount, its prepay_id good for a while yet, same deadline);
 otherwise a new one with a fresh out_trade_no. WeChat is called before anything is written, so no
 row is locked (and no transaction has written anything) while we wait for WeChat's answer; the
-intent row and its recovery timer are then written in one statement each.
+intent row with its first event (one statement on the driver) and its recovery timer are then written.
 """
 
 from __future__ import annotations
@@ -14,16 +14,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock, metrics
+from core.driver_sql import DriverStatement, fetchval
 from core.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from core.ids import trade_no
 from core.jobs import enqueue
 from core.settings import get_settings
 from payments.gateway import notify_url, pay_client
-from payments.models import PaymentEvent, PaymentIntent
+from payments.models import PaymentIntent
 from payments.payables import Payable, payable_source
 from wechat.pay import WeChatPayError, WeChatPayUnavailable
 
@@ -64,7 +65,21 @@ def qr_png(code_url: str) -> bytes:
     return buffer.getvalue()
 
 
-async def _answer(intent: PaymentIntent, reused: bool) -> PaymentStart:
+@dataclass(frozen=True, slots=True)
+class _Intent:
+    """What the answer needs of an intent (a stored one, or the one just written)."""
+
+    id: int
+    out_trade_no: str
+    channel: str
+    amount_fen: int
+    time_expire: datetime
+    status: str
+    prepay_id: str | None
+    code_url: str | None
+
+
+async def _answer(intent: _Intent | PaymentIntent, reused: bool) -> PaymentStart:
     jsapi = None
     qr = None
     if intent.channel == "JSAPI" and intent.prepay_id:
@@ -83,6 +98,25 @@ async def _answer(intent: PaymentIntent, reused: bool) -> PaymentStart:
         code_url=intent.code_url,
         qr_png_base64=qr,
     )
+
+
+_INSERT_INTENT = DriverStatement(
+    """
+    WITH i AS (
+        INSERT INTO payment_intents (
+            out_trade_no, payable_kind, payable_id, channel, amount_fen, description, appid, mchid, openid,
+            store_id, status, prepay_id, prepay_expires_at, code_url, time_expire, checks, created_at, updated_at)
+        VALUES (
+            :out_trade_no, :payable_kind, :payable_id, :channel, :amount_fen, :description, :appid, :mchid, :openid,
+            :store_id, 'pending', :prepay_id, :prepay_expires_at, :code_url, :time_expire, 0, :now, :now)
+        RETURNING id
+    ), e AS (
+        INSERT INTO payment_events (intent_id, from_status, to_status, actor, reason, at)
+        SELECT id, NULL, 'pending', 'customer', :channel, :now FROM i
+    )
+    SELECT id FROM i
+    """
+)
 
 
 async def reusable_intent(session: AsyncSession, payable: Payable, channel: str) -> PaymentIntent | None:
@@ -172,32 +206,29 @@ async def start_payment(
         raise Conflict(f"WeChat Pay refused the payment: {exc.message} ({exc.code})") from exc
 
     now = clock.now()
-    intent = PaymentIntent(
-        out_trade_no=out_trade_no,
-        payable_kind=payable.kind,
-        payable_id=payable.id,
-        channel=channel,
-        amount_fen=payable.cash_due_fen,
-        description=payable.description[:127],
-        appid=client.appid,
-        mchid=client.mchid,
-        openid=payer,
-        store_id=payable.store_id,
-        status="pending",
-        prepay_id=prepay_id,
-        prepay_expires_at=now + PREPAY_VALIDITY,
-        code_url=code_url,
-        time_expire=payable.deadline,
-        checks=0,
-        created_at=now,
-        updated_at=now,
+    intent_id = await fetchval(
+        session,
+        _INSERT_INTENT,
+        {
+            "out_trade_no": out_trade_no,
+            "payable_kind": payable.kind,
+            "payable_id": payable.id,
+            "channel": channel,
+            "amount_fen": payable.cash_due_fen,
+            "description": payable.description[:127],
+            "appid": client.appid,
+            "mchid": client.mchid,
+            "openid": payer,
+            "store_id": payable.store_id,
+            "prepay_id": prepay_id,
+            "prepay_expires_at": now + PREPAY_VALIDITY,
+            "code_url": code_url,
+            "time_expire": payable.deadline,
+            "now": now,
+        },
     )
-    session.add(intent)
-    await session.flush()
-    await session.execute(
-        insert(PaymentEvent).values(
-            intent_id=intent.id, from_status=None, to_status="pending", actor="customer", reason=channel, at=now
-        )
+    intent = _Intent(
+        intent_id, out_trade_no, channel, payable.cash_due_fen, payable.deadline, "pending", prepay_id, code_url
     )
     # Missed or late notifies: look at WeChat ourselves if nothing arrived in a while.
     await enqueue(

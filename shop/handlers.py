@@ -43,7 +43,10 @@ async def on_startup() -> None:
 
 
 async def on_shutdown() -> None:
-    """Stop the catalogue cache's invalidation listener (before core closes the Redis client)."""
+    """Bump what stock changes are pending, stop the catalogue cache's invalidation listener (before core
+    closes the Redis client)."""
     from shop.catalogue import local_cache
+    from shop.catalogue.cache import flush_stock_bumps
 
+    await flush_stock_bumps()
     await local_cache.stop()

@@ -9,6 +9,7 @@ from shop.audit import Actor, record_audit
 from shop.catalogue.browse import store_catalogue, store_product
 from shop.catalogue.services import get_product, get_sku
 from shop.customers.services import (
+    customer_openid,
     find_or_create_customer,
     get_account,
     get_address,
@@ -44,6 +45,7 @@ __all__ = [
     "StockLine",
     "authorize_store",
     "commit_stock",
+    "customer_openid",
     "find_or_create_customer",
     "get_account",
     "get_address",

@@ -6,10 +6,18 @@ round trip as the page, and stores what it built under the versions it read: a p
 older than a change lands under a version that the change's bump has made unreachable. Bumps run after
 the changing transaction commits; a failed bump is retried by a durable job. Redis down: no cache.
 In front of Redis, each process keeps recent pages (local_cache), emptied by the bumps' messages.
+
+Stock that orders move (reserve, release, sell, return) is bumped coalesced: a process bumps a store at
+most once per STOCK_LAG seconds, always after the changes it covers committed, so the availability a
+page shows is at most STOCK_LAG behind (it is advisory: the reservation decides). Bumping on every
+order emptied the store's pages in every process hundreds of times a second under load. Prices,
+listings, status and staff stock changes still bump at once. A process that dies holding a pending
+bump leaves pages up to TTL_SECONDS old (the same as a lost bump of any kind).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 import structlog
@@ -120,6 +128,44 @@ async def _bump_or_schedule(store_ids: list[int] | None) -> None:
 def mark_store_catalogue_changed(session: AsyncSession, store_id: int) -> None:
     """Call in a transaction that changes a store's prices, listings, stock or status."""
     after_commit(session, ("catver", store_id), lambda: _bump_or_schedule([store_id]))
+
+
+STOCK_LAG = 1.0
+_stock_pending: dict[int, asyncio.TimerHandle] = {}
+_stock_tasks: set[asyncio.Task[None]] = set()
+
+
+def _schedule_stock_bump(store_id: int) -> None:
+    if store_id in _stock_pending:
+        return  # the pending bump runs after this change committed: it covers it
+    loop = asyncio.get_running_loop()
+    _stock_pending[store_id] = loop.call_later(STOCK_LAG, _start_stock_bump, store_id)
+
+
+def _start_stock_bump(store_id: int) -> None:
+    # Taken off the pending list before bumping: a change committed from now on schedules its own.
+    _stock_pending.pop(store_id, None)
+    task = asyncio.get_running_loop().create_task(_bump_or_schedule([store_id]))
+    _stock_tasks.add(task)
+    task.add_done_callback(_stock_tasks.discard)
+
+
+async def flush_stock_bumps() -> None:
+    """Bump every pending store now and wait for it (shutdown, CLI exit, tests)."""
+    for store_id, timer in list(_stock_pending.items()):
+        timer.cancel()
+        _start_stock_bump(store_id)
+    while _stock_tasks:
+        await asyncio.gather(*list(_stock_tasks), return_exceptions=True)
+
+
+def mark_store_stock_changed(session: AsyncSession, store_id: int) -> None:
+    """Call in a transaction where an order moves a store's stock: its pages change within STOCK_LAG."""
+
+    async def schedule() -> None:
+        _schedule_stock_bump(store_id)
+
+    after_commit(session, ("stock", store_id), schedule)
 
 
 def mark_catalogue_changed(session: AsyncSession) -> None:

@@ -136,6 +136,11 @@ async def get_customer(session: AsyncSession, customer_id: int) -> Customer:
     return c
 
 
+async def customer_openid(session: AsyncSession, customer_id: int) -> str | None:
+    """The customer's openid (JSAPI payments need it), without loading the customer."""
+    return await session.scalar(select(Customer.openid).where(Customer.id == customer_id))
+
+
 async def update_profile(session: AsyncSession, customer_id: int, changes: Mapping[str, Any]) -> Customer:
     customer = await get_customer(session, customer_id)
     for k, v in changes.items():

@@ -16,8 +16,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
+from core.driver_sql import DriverStatement, fetch, fetchval
 from core.errors import InvalidInput, NotFound
-from shop.catalogue.cache import mark_store_catalogue_changed
+from shop.catalogue.cache import mark_store_catalogue_changed, mark_store_stock_changed
 from shop.errors import (
     OutOfStock,
     RefReused,
@@ -111,8 +112,16 @@ class Delta:
 
 
 async def apply_deltas(
-    session: AsyncSession, deltas: list[Delta], *, ref: str | None, reason: str, actor: str = "system"
+    session: AsyncSession,
+    deltas: list[Delta],
+    *,
+    ref: str | None,
+    reason: str,
+    actor: str = "system",
+    by_order: bool = False,
 ) -> None:
+    """`by_order`: an order's reservation, release, sale or return — the catalogue shows it within
+    a second (coalesced); a staff adjustment or import shows at once."""
     changed = await session.scalar(
         _APPLY,
         {
@@ -130,7 +139,10 @@ async def apply_deltas(
     if changed != len(deltas):  # the locks make this impossible; refuse rather than log a lie
         raise RuntimeError(f"stock update for {ref} changed {changed} of {len(deltas)} rows")
     for store_id in {d.store_id for d in deltas}:
-        mark_store_catalogue_changed(session, store_id)
+        if by_order:
+            mark_store_stock_changed(session, store_id)
+        else:
+            mark_store_catalogue_changed(session, store_id)
 
 
 def _shortages(
@@ -188,7 +200,12 @@ async def _require(session: AsyncSession, ref: str) -> tuple[StockReservation, l
     return found
 
 
-_CLAIM_REF = text(
+# A reservation is three statements on the driver: claim the ref (a concurrent caller with the same ref
+# waits on that row before touching stock), lock and read the stock rows in key order, and — only when
+# every line is available — change the levels, write the movements and the reservation lines at once.
+# (Locking and updating in one statement was tried: under concurrent transfers its FOR UPDATE in a
+# WITH query returned levels older than the ones its UPDATE then met, so the check must stand alone.)
+_CLAIM_REF = DriverStatement(
     """
     INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
     SELECT :ref, id, 'held', :now, :now FROM stores WHERE id = :store_id
@@ -196,12 +213,34 @@ _CLAIM_REF = text(
     RETURNING id
     """
 )
-_INSERT_LINES = text(
+_LOCK = DriverStatement(
     """
-    INSERT INTO stock_reservation_lines (reservation_id, sku_id, qty, returned)
-    SELECT :rid, sku, qty, 0 FROM unnest(CAST(:skus AS bigint[]), CAST(:qtys AS bigint[])) AS l(sku, qty)
+    SELECT sku_id, on_hand - reserved AS available FROM stock_levels
+    WHERE store_id = :store_id AND sku_id = ANY(CAST(:skus AS bigint[]))
+    ORDER BY sku_id
+    FOR UPDATE
     """
 )
+_HOLD = DriverStatement(
+    """
+    WITH want AS (
+        SELECT * FROM unnest(CAST(:skus AS bigint[]), CAST(:qtys AS bigint[])) AS w(sku_id, qty)
+    ), upd AS (
+        UPDATE stock_levels s SET reserved = s.reserved + w.qty, updated_at = :now
+        FROM want w WHERE s.store_id = :store_id AND s.sku_id = w.sku_id
+        RETURNING s.sku_id
+    ), mv AS (
+        INSERT INTO stock_movements (store_id, sku_id, kind, on_hand_delta, reserved_delta, ref, actor, reason,
+                                     created_at)
+        SELECT :store_id, sku_id, 'reserve', 0, qty, :ref, 'system', 'reserved', :now FROM want
+    ), rl AS (
+        INSERT INTO stock_reservation_lines (reservation_id, sku_id, qty, returned)
+        SELECT :rid, sku_id, qty, 0 FROM want
+    )
+    SELECT count(*) FROM upd
+    """
+)
+_UNCLAIM = DriverStatement("DELETE FROM stock_reservations WHERE id = :id")
 
 
 async def reserve_stock(session: AsyncSession, store_id: int, lines: Iterable[LineInput], ref: str) -> Reservation:
@@ -212,8 +251,8 @@ async def reserve_stock(session: AsyncSession, store_id: int, lines: Iterable[Li
     """
     wanted = normalize_lines(lines)
     _check_ref(ref)
-    # Claiming the ref first serialises two callers with the same ref: the second waits on the first's row.
-    rid = await session.scalar(_CLAIM_REF, {"ref": ref, "store_id": store_id, "now": clock.now()})
+    now = clock.now()
+    rid = await fetchval(session, _CLAIM_REF, {"ref": ref, "store_id": store_id, "now": now})
     if rid is None:
         found = await _load(session, ref, lock=True)
         if found is None:
@@ -222,21 +261,25 @@ async def reserve_stock(session: AsyncSession, store_id: int, lines: Iterable[Li
         if tuple(StockLine(x.sku_id, x.qty) for x in have) != wanted:
             raise RefReused(f"ref {ref!r} already reserved other lines; use a new ref for a new reservation")
         return _result(res, have)
-    levels = await lock_stock_rows(session, ((store_id, line.sku_id) for line in wanted))
-    short = _shortages(store_id, wanted, levels)
+    skus = [x.sku_id for x in wanted]
+    available = dict(await fetch(session, _LOCK, {"store_id": store_id, "skus": skus}))
+    short = [
+        {"sku_id": x.sku_id, "wanted": x.qty, "available": max(available.get(x.sku_id, 0), 0)}
+        for x in wanted
+        if available.get(x.sku_id, 0) < x.qty
+    ]
     if short:
         # Undo the claim so the caller's transaction holds nothing of this attempt.
-        await session.execute(text("DELETE FROM stock_reservations WHERE id = :id"), {"id": rid})
+        await fetchval(session, _UNCLAIM, {"id": rid})
         raise OutOfStock(store_id, short)
-    await apply_deltas(
+    changed = await fetchval(
         session,
-        [Delta(store_id, line.sku_id, 0, line.qty, "reserve") for line in wanted],
-        ref=ref,
-        reason="reserved",
+        _HOLD,
+        {"skus": skus, "qtys": [x.qty for x in wanted], "store_id": store_id, "ref": ref, "rid": rid, "now": now},
     )
-    await session.execute(
-        _INSERT_LINES, {"rid": rid, "skus": [x.sku_id for x in wanted], "qtys": [x.qty for x in wanted]}
-    )
+    if changed != len(wanted):  # the locks make this impossible; refuse rather than log a lie
+        raise RuntimeError(f"stock update for {ref} changed {changed} of {len(wanted)} rows")
+    mark_store_stock_changed(session, store_id)
     log.info("stock_reserved", ref=ref, store_id=store_id, lines=len(wanted))
     return Reservation(ref=ref, store_id=store_id, status="held", lines=wanted, created=True)
 
@@ -258,7 +301,11 @@ async def release_stock(session: AsyncSession, ref: str) -> Reservation:
         raise ReservationStateError(f"reservation {ref!r} is {res.status}; return the stock instead")
     await lock_stock_rows(session, ((res.store_id, x.sku_id) for x in lines))
     await apply_deltas(
-        session, [Delta(res.store_id, x.sku_id, 0, -x.qty, "release") for x in lines], ref=ref, reason="released"
+        session,
+        [Delta(res.store_id, x.sku_id, 0, -x.qty, "release") for x in lines],
+        ref=ref,
+        reason="released",
+        by_order=True,
     )
     await _set_status(session, res, "released")
     log.info("stock_released", ref=ref, store_id=res.store_id)
@@ -274,7 +321,11 @@ async def commit_stock(session: AsyncSession, ref: str) -> Reservation:
         raise ReservationStateError(f"reservation {ref!r} was released; it cannot be sold")
     await lock_stock_rows(session, ((res.store_id, x.sku_id) for x in lines))
     await apply_deltas(
-        session, [Delta(res.store_id, x.sku_id, -x.qty, -x.qty, "sell") for x in lines], ref=ref, reason="sold"
+        session,
+        [Delta(res.store_id, x.sku_id, -x.qty, -x.qty, "sell") for x in lines],
+        ref=ref,
+        reason="sold",
+        by_order=True,
     )
     await _set_status(session, res, "committed")
     log.info("stock_committed", ref=ref, store_id=res.store_id)
@@ -321,6 +372,7 @@ async def return_stock(
         [Delta(res.store_id, x.sku_id, x.qty, 0, "return") for x in wanted],
         ref=key,
         reason=f"returned from {ref}",
+        by_order=True,
     )
     for line in wanted:
         by_sku[line.sku_id].returned += line.qty
@@ -354,6 +406,7 @@ async def transfer_reservation(session: AsyncSession, ref: str, to_store_id: int
         + [Delta(to_store_id, x.sku_id, 0, x.qty, "reserve") for x in wanted],
         ref=ref,
         reason=f"transferred from store {from_store} to store {to_store_id}",
+        by_order=True,
     )
     await _set_status(session, res, "held", store_id=to_store_id)
     log.info("stock_transferred", ref=ref, from_store=from_store, to_store=to_store_id)

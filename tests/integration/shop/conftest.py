@@ -15,6 +15,7 @@ from core.users import User, hash_password
 from shop.after_commit import drain
 from shop.audit import SYSTEM
 from shop.catalogue import local_cache
+from shop.catalogue.cache import flush_stock_bumps
 from shop.catalogue.services import create_category, create_product, set_listing
 from shop.stock.services import adjust_stock
 from shop.stores.hours import interval_from_text
@@ -30,6 +31,7 @@ async def _settle_after_commit() -> AsyncIterator[None]:
     local_cache.forget_local()
     yield
     await drain()
+    await flush_stock_bumps()
     local_cache.forget_local()
 
 

@@ -40,6 +40,7 @@ async def shop(client: httpx.AsyncClient) -> dict[str, Any]:
 
 async def page(client: httpx.AsyncClient, store: int, **params: Any) -> dict[str, Any]:
     await drain()  # what was committed has reached Redis (as it has by the time a next request arrives)
+    await cache_module.flush_stock_bumps()  # orders' stock changes: within STOCK_LAG, now in a test
     r = await client.get(f"/api/stores/{store}/catalogue", params=params)
     assert r.status_code == 200, r.text
     return r.json()
@@ -262,3 +263,59 @@ async def test_admin_product_list_is_paged(client: httpx.AsyncClient, shop: dict
     assert [s["code"] for s in body["items"][0]["skus"]] == ["MCF-002-1", "MCF-002-2"]
     tree = (await client.get("/api/catalogue/categories")).json()
     assert {c["name"] for c in tree} == {"感冒发烧", "处方药", "饮用水"}
+
+
+async def bumps_so_far() -> int:
+    return int(await get_redis().get(local_cache.SEQ_KEY) or 0)
+
+
+async def test_orders_stock_changes_reach_pages_coalesced_and_staff_changes_at_once(
+    client: httpx.AsyncClient, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "STOCK_LAG", 60.0)  # no timer fires during this test: flushes decide
+    store, admin = shop["store"], shop["admin"]
+    sku = shop["products"][0].sku_ids[0]
+    assert sku_view(await page(client, store), "MCF-001")["available"] == 10
+    before = await bumps_so_far()
+    for i in range(3):
+        async with unit_of_work() as s:
+            await reserve_stock(s, store, [(sku, 1)], f"order:{i}")
+    await drain()
+    # Within the lag: no invalidation yet; the cached page still shows the earlier availability.
+    assert await bumps_so_far() == before
+    r = await client.get(f"/api/stores/{store}/catalogue")
+    assert sku_view(r.json(), "MCF-001")["available"] == 10
+    # One invalidation for the three orders, after they committed.
+    await cache_module.flush_stock_bumps()
+    assert await bumps_so_far() == before + 1
+    assert sku_view(await page(client, store), "MCF-001")["available"] == 7
+
+    # A staff adjustment is shown at once (no flush).
+    r = await client.post(
+        f"/api/admin/stores/{store}/stock/{sku}/adjustments", json={"delta": -1, "reason": "破损"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    await drain()
+    assert await bumps_so_far() == before + 2
+    r = await client.get(f"/api/stores/{store}/catalogue")
+    assert sku_view(r.json(), "MCF-001")["available"] == 6
+
+
+async def test_a_pending_stock_bump_fires_after_the_lag(
+    client: httpx.AsyncClient, shop: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cache_module, "STOCK_LAG", 0.05)
+    store = shop["store"]
+    sku = shop["products"][0].sku_ids[0]
+    await page(client, store)
+    before = await bumps_so_far()
+    async with unit_of_work() as s:
+        await reserve_stock(s, store, [(sku, 2)], "order:lag")
+    await drain()
+    for _ in range(200):  # the timer is this process's own; no flush
+        if await bumps_so_far() > before:
+            break
+        await asyncio.sleep(0.025)
+    assert await bumps_so_far() == before + 1
+    r = await client.get(f"/api/stores/{store}/catalogue")
+    assert sku_view(r.json(), "MCF-001")["available"] == 8

@@ -1,6 +1,6 @@
 """Named parameters compile to asyncpg's positional form, each name once, casts untouched."""
 
-from orders.driver_sql import DriverStatement
+from core.driver_sql import DriverStatement
 
 
 def test_names_become_positions_in_first_use_order() -> None:
