@@ -1,7 +1,7 @@
 """Fault injection: 50 concurrent customers order an urgent delivery, pay in the WeChat sandbox (JSAPI), the notify
 marks the orders paid and dispatch offers them to stores, whose staff claim them; some customers never pay (their
 payment deadline cancels), and for some orders the staff let the first ring's offers expire (the ring timer widens).
-In the middle: kill -9 of the web process, of the worker, of Redis, and a PostgreSQL restart — on
+In the middle: kill -9 of the web process, of the worker, of Redis, and a PostgreSQL crash (kill -9) and restart — on
 `o2o serve` and `o2o worker` running as real processes on this module's own PostgreSQL and Redis.
 
 Afterwards, from the database: paid exactly once, every timer's effect exactly once, no order lost or assigned to
@@ -22,6 +22,7 @@ from tests.reliability.conftest import assert_invariants, until
 from tests.reliability.flow import Wave, health_while, retry_db
 
 CUSTOMERS = 50
+pytestmark = pytest.mark.xdist_group("reliability-faults")  # one cluster, on one xdist worker
 
 
 @pytest.fixture(scope="module")
@@ -133,14 +134,14 @@ async def test_redis_killed_ordering_continues_degraded(cluster: Cluster, world:
         await until(healthy, what="/health to be ok once Redis is back")
 
 
-async def test_postgres_restart_mid_flow(cluster: Cluster, world: World) -> None:
+async def test_postgres_crash_and_restart_mid_flow(cluster: Cluster, world: World) -> None:
     wave = Wave(cluster, world, "restart-pg", customers=CUSTOMERS)
     seen: list[tuple[int, dict[str, object]]] = []
 
     async def fault() -> None:
         await until(lambda: len(wave.orders) >= 20, what="orders to be placed")
         stop = asyncio.Event()
-        await asyncio.to_thread(cluster.stop_postgres)
+        cluster.kill_postgres()  # a crash: kill -9 of the postmaster; crash recovery at the restart
         watcher = asyncio.create_task(health_while(cluster, 0, stop, seen))
         await until(lambda: len(seen) >= 3, what="/health answers while PostgreSQL is down")
         stop.set()
