@@ -91,6 +91,15 @@ async def prepare() -> World:
                 "WHERE s.listed AND NOT p.prescription_required AND l.on_hand - l.reserved > 50"
             )
         ]
+        # Orders go to stores open around the clock (a soak at night would otherwise be mostly "closed now").
+        always_open = {
+            r["store_id"]
+            for r in await conn.fetch(
+                "SELECT store_id FROM store_hours WHERE open_min = 0 AND close_min >= 1440 "
+                "GROUP BY store_id HAVING count(DISTINCT weekday) = 7"
+            )
+        }
+        products = [p for p in products if p[0] in always_open] or products
         # Stock enough for ten minutes of orders (receipts through the movement log, like goods in).
         await conn.execute(
             "INSERT INTO stock_movements (store_id, sku_id, kind, on_hand_delta, reserved_delta, ref, actor, reason, "
