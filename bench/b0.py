@@ -27,7 +27,8 @@ CEILING_APP = textwrap.dedent(
 )
 
 
-def loadgen_ceiling() -> float:
+def loadgen_ceiling() -> tuple[float, float]:
+    """(requests/s, wrk's CPU seconds per second of load) against a bare ASGI app."""
     path = ROOT / ".data" / "bench" / "ceiling_app.py"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(CEILING_APP)
@@ -59,7 +60,8 @@ def loadgen_ceiling() -> float:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        return wrk(f"http://127.0.0.1:{port}/", seconds=SECONDS, connections=CONNECTIONS).rps
+        result = wrk(f"http://127.0.0.1:{port}/", seconds=SECONDS, connections=CONNECTIONS)
+        return result.rps, result.loadgen_cpu_s / SECONDS
     finally:
         proc.terminate()
         proc.wait(10)
@@ -92,6 +94,9 @@ def run() -> dict[str, Any]:
     figures["pgbench_select_tps"] = round(pgbench(["-S", "-c", "16", "-j", "2", "-T", "10", "-n"], "bench_pgbench"))
     figures["pgbench_tpcb_tps"] = round(pgbench(["-c", "16", "-j", "2", "-T", "10", "-n"], "bench_pgbench"))
     log("B0: load generator ceiling (wrk against a bare ASGI app on granian)")
-    figures["loadgen_ceiling_rps"] = round(loadgen_ceiling())
+    ceiling, loadgen_cpu = loadgen_ceiling()
+    figures["loadgen_ceiling_rps"] = round(ceiling)
+    # wrk's own CPU at its ceiling, in cores (1.0 = one core busy): the load generator's cost on this machine.
+    figures["loadgen_cpu_cores_at_ceiling"] = round(loadgen_cpu, 2)
     figures["live_ratio_to_ceiling"] = round(figures["live_rps"] / figures["loadgen_ceiling_rps"], 3)
     return figures

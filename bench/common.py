@@ -52,28 +52,52 @@ def migrate() -> None:
     subprocess.run([sys.executable, "-m", "core.cli", "migrate"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
 
 
+def _cpu(pid: int) -> float:
+    total = 0.0
+    with contextlib.suppress(psutil.NoSuchProcess):
+        p = psutil.Process(pid)
+        for q in [p, *p.children(recursive=True)]:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                t = q.cpu_times()
+                total += t.user + t.system
+    return total
+
+
 @dataclass
 class Server:
     proc: subprocess.Popen[bytes]
     url: str
+    worker: subprocess.Popen[bytes] | None = None
 
     def cpu_seconds(self) -> float:
-        total = 0.0
-        with contextlib.suppress(psutil.NoSuchProcess):
-            p = psutil.Process(self.proc.pid)
-            for q in [p, *p.children(recursive=True)]:
-                with contextlib.suppress(psutil.NoSuchProcess):
-                    t = q.cpu_times()
-                    total += t.user + t.system
-        return total
+        """The web server's CPU (its worker processes included), not the background worker's."""
+        return _cpu(self.proc.pid)
+
+    def worker_cpu_seconds(self) -> float:
+        return _cpu(self.worker.pid) if self.worker is not None else 0.0
 
 
 @contextlib.contextmanager
-def serve(server: str = "uvicorn", workers: int = 1, env: dict[str, str] | None = None) -> Iterator[Server]:
+def serve(
+    server: str = "uvicorn", workers: int = 1, env: dict[str, str] | None = None, *, with_worker: bool | None = None
+) -> Iterator[Server]:
+    """`o2o serve` as `make run` starts it, and (BENCH_WITH_WORKER=1, the default) `o2o worker` beside it: the
+    deadline timers and the outbox run during the measurement, as they do in production."""
     port = free_port()
     full_env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING", **(env or {})}
     cmd = [sys.executable, "-m", "core.cli", "serve", "--server", server, "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if with_worker is None:
+        with_worker = os.environ.get("BENCH_WITH_WORKER", "1") == "1"
+    worker = None
+    if with_worker:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "core.cli", "worker"],
+            cwd=ROOT,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -84,13 +108,16 @@ def serve(server: str = "uvicorn", workers: int = 1, env: dict[str, str] | None 
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"{server} did not start")
-        yield Server(proc, url)
+        yield Server(proc, url, worker)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        for p in (proc, worker):
+            if p is None:
+                continue
+            p.terminate()
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def ensure_wrk() -> str:
@@ -193,33 +220,93 @@ def machine() -> dict[str, Any]:
     }
 
 
-def merge_results(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "latest.json"
-    data: dict[str, Any] = {}
+# One `make bench` invocation: scenarios measured together carry the same run_id (ratios say whether their
+# baseline was measured in the same run).
+RUN_ID = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _load() -> dict[str, Any]:
     with contextlib.suppress(OSError, ValueError):
-        data = json.loads(path.read_text())
-    data.update(figures)
-    data["machine"] = machine()
-    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        data: dict[str, Any] = json.loads((RESULTS / "latest.json").read_text())
+        return data
+    return {}
+
+
+def _save(data: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     write_markdown(data)
+
+
+def merge_results(figures: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Merge scenarios' figures into latest.json (every other key is kept) and rewrite latest.md."""
+    data = _load()
+    for name, values in figures.items():
+        data[name] = {**values, "run_id": RUN_ID}
+        data.get("_failures", {}).pop(name, None)
+    data["machine"] = machine()
+    _save(data)
     return data
 
 
+def record_failure(name: str, error: str) -> None:
+    data = _load()
+    data.setdefault("_failures", {})[name] = {"error": error, "run_id": RUN_ID}
+    _save(data)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return "`" + json.dumps(value, ensure_ascii=False) + "`"
+    return str(value)
+
+
 def write_markdown(data: dict[str, Any]) -> None:
-    lines = ["# Benchmark results", "", f"Machine: `{json.dumps(data.get('machine', {}), ensure_ascii=False)}`", ""]
-    for name in sorted(k for k in data if k != "machine"):
+    from bench.ratios import comparisons
+
+    scenarios = sorted((k for k in data if k[:1] == "B"), key=lambda k: (int(re.sub(r"\D", "", k) or 0), k))
+    lines = [
+        "# Benchmark results",
+        "",
+        'Written by `make bench` (see the README, "Reading the benchmarks"). Each scenario\'s `run_id` is the',
+        "`make bench` run that measured it; a ratio whose baseline comes from another run is marked.",
+        "",
+        f"Machine: `{json.dumps(data.get('machine', {}), ensure_ascii=False)}`",
+        "",
+        "## Ratios (figure / baseline)",
+        "",
+        "| figure | value | baseline | baseline value | ratio | same run | reads as |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in comparisons(data):
+        lines.append(
+            f"| {row['figure']} | {row['value']:g} | {row['baseline']} | {row['baseline_value']:g} | "
+            f"{row['ratio']} | {'yes' if row['same_run'] else 'no'} | {row['reads']} |"
+        )
+    if data.get("_failures"):
+        lines += ["", "## Failed in their last run", ""]
+        lines += [f"- {k}: {v['error']} ({v['run_id']})" for k, v in sorted(data["_failures"].items())]
+    lines.append("")
+    for name in scenarios:
         lines += [f"## {name}", "", "| figure | value |", "|---|---|"]
         for key, value in data[name].items():
-            lines.append(f"| {key} | {value} |")
+            lines.append(f"| {key} | {_cell(value)} |")
         lines.append("")
     (RESULTS / "latest.md").write_text("\n".join(lines))
 
 
-def print_table(name: str, figures: dict[str, Any]) -> None:
+def print_table(name: str, figures: dict[str, Any], data: dict[str, Any] | None = None) -> None:
+    from bench.ratios import comparisons
+
     width = max(len(k) for k in figures)
     print(f"\n{name}")
     print("-" * (width + 20))
     for key, value in figures.items():
         print(f"  {key.ljust(width)}  {value}")
+    for row in comparisons(data or {name: figures}, name):
+        note = "" if row["same_run"] else " (baseline from an earlier run)"
+        print(
+            f"  ratio {row['figure']} / {row['baseline']} = {row['value']:g} / {row['baseline_value']:g} "
+            f"= {row['ratio']}{note}  [{row['reads']}]"
+        )
     print(flush=True)

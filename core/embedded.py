@@ -301,11 +301,11 @@ def _create_database(port: int) -> None:
             raise EmbeddedError(f"could not create database {DB_NAME}: {made.stderr.strip()}")
 
 
-def start_redis(data_dir: Path) -> ServiceProc:
+def start_redis(data_dir: Path, *, port: int | None = None) -> ServiceProc:
     rdir = data_dir / "redis"
     rdir.mkdir(exist_ok=True)
     log = data_dir / "redis.log"
-    port = free_port()
+    port = port or free_port()
     args = [
         str(redis_server_bin()),
         "--port",

@@ -78,9 +78,15 @@ def _is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, (InterfaceError, ConnectionError, OSError)):
         return True
     if isinstance(exc, (OperationalError, DBAPIError)):
+        # SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutting down, crashed, starting up:
+        # "the database system is starting up" right after a restart).
+        state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
+        if state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+            return True
         text = str(exc).lower()
         return exc.connection_invalidated or any(
-            w in text for w in ("connection", "connect call failed", "closed", "terminating", "shutting down")
+            w in text
+            for w in ("connection", "connect call failed", "closed", "terminating", "shutting down", "starting up")
         )
     return False
 

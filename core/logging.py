@@ -23,7 +23,14 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
         structlog.stdlib.add_logger_name,
         timestamper,
     ]
-    renderer = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    # JSON: the traceback as a field (without format_exc_info a logged exception is only `"exc_info": true`).
+    # Console: plain tracebacks; rich ones with locals cost so much CPU that an outage under load (every
+    # request failing and logging) starved the event loop and /health stopped answering (tests/reliability).
+    renderers: list[Any] = (
+        [structlog.processors.format_exc_info, structlog.processors.JSONRenderer()]
+        if json
+        else [structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)]
+    )
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
@@ -33,7 +40,7 @@ def configure_logging(level: str = "INFO", json: bool = False) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *renderers],
             foreign_pre_chain=shared,
         )
     )
