@@ -84,7 +84,7 @@ def serve(
     """`o2o serve` as `make run` starts it, and (BENCH_WITH_WORKER=1, the default) `o2o worker` beside it: the
     deadline timers and the outbox run during the measurement, as they do in production."""
     port = free_port()
-    full_env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING", **(env or {})}
+    full_env = {**os.environ, "PORT": str(port), "LOG_LEVEL": "WARNING", "O2O_RATE_LIMITS": "off", **(env or {})}
     cmd = [sys.executable, "-m", "core.cli", "serve", "--server", server, "--workers", str(workers)]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if with_worker is None:

@@ -128,7 +128,28 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+def _known_inside(exc: BaseException, depth: int = 0) -> tuple[Any, BaseException] | None:
+    """The first exception with a specific handler inside a group or a cause chain (e.g. the database dropped
+    mid-request and the session's rollback failed too: Litestar raises both as an ExceptionGroup)."""
+    if depth > 8:
+        return None
+    for cls in type(exc).__mro__:
+        if cls is not Exception and cls in EXCEPTION_HANDLERS:
+            return EXCEPTION_HANDLERS[cls], exc
+    inner = [*getattr(exc, "exceptions", ()), exc.__cause__, exc.__context__]
+    for e in inner:
+        if e is not None and e is not exc:
+            found = _known_inside(e, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
 def unhandled_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    known = _known_inside(exc) if isinstance(exc, BaseExceptionGroup) else None
+    if known is not None:
+        handler, inner = known
+        return handler(request, inner)  # type: ignore[no-any-return]
     log.exception("unhandled_error", path=request.url.path)
     return Response(
         {"status_code": 500, "detail": "internal error; it has been logged", "extra": None}, status_code=500

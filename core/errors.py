@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -125,6 +126,21 @@ def os_error_handler(request: Request, exc: OSError) -> Response[dict[str, Any]]
     return _json(500, "internal error; it has been logged")
 
 
+def driver_error_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
+    """An asyncpg error raised by a statement sent straight through the driver (core/driver_sql.py), unwrapped."""
+    state = str(getattr(exc, "sqlstate", None) or "")
+    if isinstance(exc, asyncpg.InterfaceError) or state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+        return database_down_handler(request, exc)
+    if state in _INPUT_SQLSTATES or isinstance(exc, asyncpg.DataError):
+        log.info("bad_input_value", error=str(exc).splitlines()[0][:200])
+        return _json(400, "a value in the request is out of range or malformed")
+    if state.startswith("23"):
+        log.warning("integrity_conflict", error=str(exc).splitlines()[0][:200])
+        return _json(409, "conflicting change; reload and try again")
+    log.exception("database_error")
+    return _json(500, "internal error; it has been logged")
+
+
 def validation_error_handler(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
     return _json(400, exc.detail or "invalid input", exc.extra)
 
@@ -139,6 +155,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: http_exception_handler,
     IntegrityError: integrity_error_handler,
     DBAPIError: dbapi_error_handler,
+    asyncpg.PostgresError: driver_error_handler,
+    asyncpg.InterfaceError: driver_error_handler,
     ConnectionRefusedError: database_down_handler,
     OSError: os_error_handler,
 }
