@@ -61,17 +61,7 @@ class CustomerPaymentController(Controller):
         p = require_principal(request)
         order_id = await order_id_of(db_session, data.order_id)
         started = await start_payment(db_session, order_id, data.channel, customer_id=p.id)
-        return PaymentStartOut(
-            out_trade_no=started.out_trade_no,
-            channel=started.channel,
-            amount_fen=started.amount_fen,
-            expires_at=started.expires_at,
-            status=started.status,
-            reused=started.reused,
-            jsapi_params=started.jsapi_params,
-            code_url=started.code_url,
-            qr_png_url=f"/api/payments/{started.out_trade_no}/qr.png" if started.code_url else None,
-        )
+        return PaymentStartOut.of(started)
 
     @get("/{out_trade_no:str}", summary="A payment's status (the page polls it after the pay sheet closes)")
     async def status(

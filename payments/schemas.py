@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
+
+if TYPE_CHECKING:
+    from payments.start_payment import PaymentStart
 
 
 class StartPaymentIn(msgspec.Struct):
@@ -23,6 +26,21 @@ class PaymentStartOut(msgspec.Struct):
     jsapi_params: dict[str, str] | None = None
     code_url: str | None = None
     qr_png_url: str | None = None
+
+    @classmethod
+    def of(cls, started: PaymentStart) -> PaymentStartOut:
+        """From payments.start_payment.PaymentStart; the QR image URL only for a Native (code_url) payment."""
+        return cls(
+            out_trade_no=started.out_trade_no,
+            channel=started.channel,
+            amount_fen=started.amount_fen,
+            expires_at=started.expires_at,
+            status=started.status,
+            reused=started.reused,
+            jsapi_params=started.jsapi_params,
+            code_url=started.code_url,
+            qr_png_url=f"/api/payments/{started.out_trade_no}/qr.png" if started.code_url else None,
+        )
 
 
 class PaymentStatusOut(msgspec.Struct):

@@ -42,17 +42,7 @@ class TopUpController(Controller):
         started = await start_payment(db_session, topup.id, data.channel, payable_kind="topup", customer_id=customer_id)
         return TopUpStartOut(
             TopUpOut.of(topup),
-            PaymentStartOut(
-                out_trade_no=started.out_trade_no,
-                channel=started.channel,
-                amount_fen=started.amount_fen,
-                expires_at=started.expires_at,
-                status=started.status,
-                reused=started.reused,
-                jsapi_params=started.jsapi_params,
-                code_url=started.code_url,
-                qr_png_url=f"/api/payments/{started.out_trade_no}/qr.png" if started.code_url else None,
-            ),
+            PaymentStartOut.of(started),
         )
 
     @get("/{topup_id:int}", summary="One of my top-ups (the page polls it after paying)")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.reliability.cluster import Cluster
 from tests.reliability.flow import invariants
 
 
@@ -23,6 +25,20 @@ def cluster_dir() -> Iterator[Path]:
     path.mkdir(parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(data_dir: Path, *, webs: int, workers: int, customers: int) -> AsyncIterator[Cluster]:
+    """A seeded cluster of real processes, started; closed (every process stopped) on the way out."""
+    c = await asyncio.to_thread(Cluster, data_dir, webs=webs, workers=workers)
+    try:
+        # Seeded before the processes start: the web process builds the Redis store mirror at start.
+        c.world = await c.seed(customers=customers)
+        await c.start_all()
+        await c.quick_notify_retries()
+        yield c
+    finally:
+        await asyncio.to_thread(c.close)
 
 
 async def until(check: Callable[[], Awaitable[bool] | bool], timeout: float = 90, what: str = "condition") -> None:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from tests.reliability.cluster import Cluster, World
-from tests.reliability.conftest import assert_invariants, until
+from tests.reliability.conftest import assert_invariants, running_cluster, until
 from tests.reliability.flow import Wave, health_while, retry_db
 
 CUSTOMERS = 50
@@ -27,15 +27,8 @@ pytestmark = pytest.mark.xdist_group("reliability-faults")  # one cluster, on on
 
 @pytest.fixture(scope="module")
 async def cluster(cluster_dir: Path) -> AsyncIterator[Cluster]:
-    c = await asyncio.to_thread(Cluster, cluster_dir, webs=1, workers=1)
-    try:
-        # Seeded before the processes start: the web process builds the Redis store mirror at start.
-        c.world = await c.seed(customers=CUSTOMERS)
-        await c.start_all()
-        await c.quick_notify_retries()
+    async with running_cluster(cluster_dir, webs=1, workers=1, customers=CUSTOMERS) as c:
         yield c
-    finally:
-        await asyncio.to_thread(c.close)
 
 
 @pytest.fixture(scope="module")

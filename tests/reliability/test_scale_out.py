@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.reliability.cluster import Cluster
-from tests.reliability.conftest import assert_invariants, until
+from tests.reliability.conftest import assert_invariants, running_cluster, until
 from tests.reliability.flow import Wave
 
 CUSTOMERS = 50
@@ -25,14 +25,8 @@ CUSTOMERS = 50
 
 @pytest.fixture(scope="module")
 async def cluster(cluster_dir: Path) -> AsyncIterator[Cluster]:
-    c = await asyncio.to_thread(Cluster, cluster_dir, webs=2, workers=3)
-    try:
-        c.world = await c.seed(customers=CUSTOMERS)
-        await c.start_all()
-        await c.quick_notify_retries()
+    async with running_cluster(cluster_dir, webs=2, workers=3, customers=CUSTOMERS) as c:
         yield c
-    finally:
-        await asyncio.to_thread(c.close)
 
 
 async def listen(url: str, headers: dict[str, str], events: list[dict[str, Any]], ready: asyncio.Event) -> None:
