@@ -64,10 +64,22 @@ def domain_error_handler(_: Request, exc: DomainError) -> Response[dict[str, Any
     return _json(exc.status_code, exc.detail, exc.extra)
 
 
+CONFLICT_MESSAGE = "this conflicts with existing data (it may already exist); reload and try again"
+BAD_INPUT_MESSAGE = (
+    "a value in the request is out of range or malformed (numbers must fit 64 bits; text may not contain NUL)"
+)
+
+
+def _lost_connection_state(state: str) -> bool:
+    """SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutting down, crashed, starting up:
+    "the database system is starting up" right after a restart)."""
+    return state.startswith("08") or state in ("57P01", "57P02", "57P03")
+
+
 def integrity_error_handler(_: Request, exc: IntegrityError) -> Response[dict[str, Any]]:
     # A constraint said no: the request conflicts with what exists (a race lost cleanly).
     log.info("integrity_conflict", error=str(exc.orig).splitlines()[0] if exc.orig else str(exc))
-    return _json(409, "this conflicts with existing data (it may already exist); reload and try again")
+    return _json(409, CONFLICT_MESSAGE)
 
 
 def database_down_handler(_: Request, exc: Exception) -> Response[dict[str, Any]]:
@@ -79,10 +91,8 @@ def _is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, (InterfaceError, ConnectionError, OSError)):
         return True
     if isinstance(exc, (OperationalError, DBAPIError)):
-        # SQLSTATE class 08 (connection exception) and 57P01–57P03 (shutting down, crashed, starting up:
-        # "the database system is starting up" right after a restart).
         state = str(getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None) or "")
-        if state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+        if _lost_connection_state(state):
             return True
         text = str(exc).lower()
         return exc.connection_invalidated or any(
@@ -111,10 +121,7 @@ def dbapi_error_handler(request: Request, exc: DBAPIError) -> Response[dict[str,
         return database_down_handler(request, exc)
     if _is_bad_input(exc):
         log.info("bad_input_value", error=str(exc.orig).splitlines()[0][:200] if exc.orig else "")
-        return _json(
-            400,
-            "a value in the request is out of range or malformed (numbers must fit 64 bits; text may not contain NUL)",
-        )
+        return _json(400, BAD_INPUT_MESSAGE)
     log.exception("database_error")
     return _json(500, "internal error; it has been logged")
 
@@ -129,14 +136,14 @@ def os_error_handler(request: Request, exc: OSError) -> Response[dict[str, Any]]
 def driver_error_handler(request: Request, exc: Exception) -> Response[dict[str, Any]]:
     """An asyncpg error raised by a statement sent straight through the driver (core/driver_sql.py), unwrapped."""
     state = str(getattr(exc, "sqlstate", None) or "")
-    if isinstance(exc, asyncpg.InterfaceError) or state.startswith("08") or state in ("57P01", "57P02", "57P03"):
+    if isinstance(exc, asyncpg.InterfaceError) or _lost_connection_state(state):
         return database_down_handler(request, exc)
     if state in _INPUT_SQLSTATES or isinstance(exc, asyncpg.DataError):
         log.info("bad_input_value", error=str(exc).splitlines()[0][:200])
-        return _json(400, "a value in the request is out of range or malformed")
+        return _json(400, BAD_INPUT_MESSAGE)
     if state.startswith("23"):
-        log.warning("integrity_conflict", error=str(exc).splitlines()[0][:200])
-        return _json(409, "conflicting change; reload and try again")
+        log.info("integrity_conflict", error=str(exc).splitlines()[0][:200])
+        return _json(409, CONFLICT_MESSAGE)
     log.exception("database_error")
     return _json(500, "internal error; it has been logged")
 
