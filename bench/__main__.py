@@ -11,7 +11,7 @@ import time
 import traceback
 from typing import Any
 
-from bench.common import bench_services, log, merge_results, migrate, print_table, record_failure
+from bench.common import bench_services, fresh_database, log, merge_results, migrate, print_table, record_failure
 
 # Scenario name -> module with run() -> dict of figures (contract.md's keys). A scenario whose module is
 # not part of this build (B7 arrives with the coupons work) is listed but skipped with a note.
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     timings: dict[str, float] = {}
     with bench_services():
+        fresh_database()
         migrate()
         for name in names:
             if not available(name):

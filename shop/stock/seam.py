@@ -16,7 +16,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.driver_sql import DriverStatement, fetch, fetchval
+from core.driver_sql import DriverStatement, fetch, fetchrow, fetchval
 from core.errors import InvalidInput, NotFound
 from shop.catalogue.cache import mark_store_catalogue_changed, mark_store_stock_changed
 from shop.errors import (
@@ -200,25 +200,35 @@ async def _require(session: AsyncSession, ref: str) -> tuple[StockReservation, l
     return found
 
 
-# A reservation is three statements on the driver: claim the ref (a concurrent caller with the same ref
-# waits on that row before touching stock), lock and read the stock rows in key order, and — only when
-# every line is available — change the levels, write the movements and the reservation lines at once.
-# (Locking and updating in one statement was tried: under concurrent transfers its FOR UPDATE in a
-# WITH query returned levels older than the ones its UPDATE then met, so the check must stand alone.)
-_CLAIM_REF = DriverStatement(
+# A reservation is two statements on the driver. The first claims the ref and then locks and reads the
+# stock rows in key order: the claim runs before any stock row is touched (it gates the scan as a one-time
+# filter), so a concurrent caller with the same ref waits on the ref's row before it locks stock, as when
+# they were two statements. The second — only when every line is available — changes the levels, writes
+# the movements and the reservation lines at once. (Locking and updating in one statement was tried:
+# under concurrent transfers its FOR UPDATE in a WITH query returned levels older than the ones its UPDATE
+# then met, so the check must come before the update, in its own statement.)
+_CLAIM_AND_LOCK = DriverStatement(
     """
-    INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
-    SELECT :ref, id, 'held', :now, :now FROM stores WHERE id = :store_id
-    ON CONFLICT (ref) DO NOTHING
-    RETURNING id
+    WITH claim AS (
+        INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
+        SELECT :ref, id, 'held', :now, :now FROM stores WHERE id = :store_id
+        ON CONFLICT (ref) DO NOTHING
+        RETURNING id
+    )
+    SELECT s.sku_id, s.on_hand - s.reserved AS available, (SELECT id FROM claim) AS rid
+    FROM stock_levels s
+    WHERE (SELECT count(*) FROM claim) >= 0
+      AND s.store_id = :store_id AND s.sku_id = ANY(CAST(:skus AS bigint[]))
+    ORDER BY s.sku_id
+    FOR UPDATE OF s
     """
 )
-_LOCK = DriverStatement(
+# When none of the SKUs has a stock row at the store the first statement returns no row to carry the
+# claim's id: find it. A reservation committed earlier always has its lines; ours has none yet.
+_CLAIMED = DriverStatement(
     """
-    SELECT sku_id, on_hand - reserved AS available FROM stock_levels
-    WHERE store_id = :store_id AND sku_id = ANY(CAST(:skus AS bigint[]))
-    ORDER BY sku_id
-    FOR UPDATE
+    SELECT r.id, NOT EXISTS (SELECT 1 FROM stock_reservation_lines l WHERE l.reservation_id = r.id) AS ours
+    FROM stock_reservations r WHERE r.ref = :ref
     """
 )
 _HOLD = DriverStatement(
@@ -252,17 +262,24 @@ async def reserve_stock(session: AsyncSession, store_id: int, lines: Iterable[Li
     wanted = normalize_lines(lines)
     _check_ref(ref)
     now = clock.now()
-    rid = await fetchval(session, _CLAIM_REF, {"ref": ref, "store_id": store_id, "now": now})
-    if rid is None:
-        found = await _load(session, ref, lock=True)
-        if found is None:
+    skus = [x.sku_id for x in wanted]
+    rows = await fetch(session, _CLAIM_AND_LOCK, {"ref": ref, "store_id": store_id, "now": now, "skus": skus})
+    if rows:
+        rid = rows[0]["rid"]
+    else:
+        found = await fetchrow(session, _CLAIMED, {"ref": ref})
+        if found is None:  # nothing was claimed: the store is not there
             raise NotFound(f"store {store_id} does not exist")
-        res, have = found
+        rid = found["id"] if found["ours"] else None
+    if rid is None:
+        existing = await _load(session, ref, lock=True)
+        if existing is None:
+            raise NotFound(f"store {store_id} does not exist")
+        res, have = existing
         if tuple(StockLine(x.sku_id, x.qty) for x in have) != wanted:
             raise RefReused(f"ref {ref!r} already reserved other lines; use a new ref for a new reservation")
         return _result(res, have)
-    skus = [x.sku_id for x in wanted]
-    available = dict(await fetch(session, _LOCK, {"store_id": store_id, "skus": skus}))
+    available = {r["sku_id"]: r["available"] for r in rows}
     short = [
         {"sku_id": x.sku_id, "wanted": x.qty, "available": max(available.get(x.sku_id, 0), 0)}
         for x in wanted

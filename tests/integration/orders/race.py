@@ -20,6 +20,10 @@ from core.db import unit_of_work
 
 Callback = Callable[..., Awaitable[Any]]
 
+# Sessions of this test's database waiting for a lock (the xdist workers share the server: counting theirs
+# made a waiter that finished elsewhere hide ours).
+LOCK_WAITERS = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+
 
 class _Trigger:
     def __init__(self, target: str, callback: Callback) -> None:
@@ -66,13 +70,13 @@ class RunAfter(_Trigger):
 async def start_blocked(work: Callable[[], Awaitable[Any]], timeout: float = 5.0) -> asyncio.Task[Any]:
     """Start `work` in the background and return once it waits for a row lock (or has finished)."""
     async with unit_of_work() as s:
-        before = await s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+        before = await s.scalar(text(LOCK_WAITERS))
     task = asyncio.create_task(work())
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline and not task.done():
         async with unit_of_work() as s:
-            waiting = await s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
+            waiting = await s.scalar(text(LOCK_WAITERS))
         if waiting > before:
             return task
         await asyncio.sleep(0.01)

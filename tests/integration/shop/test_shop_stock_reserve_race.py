@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from core.db import database_url, unit_of_work
 from shop.errors import OutOfStock
 from shop.stock.seam import reserve_stock
+from tests.integration.orders.race import LOCK_WAITERS
 from tests.integration.shop.conftest import count, list_at, make_product, make_store, movement_sums, stock_of
 
 
@@ -27,7 +28,7 @@ async def waiting_on_a_lock(pool) -> None:  # type: ignore[no-untyped-def]
     """Until some backend waits for a row lock (the second reservation has reached the stock rows)."""
     for _ in range(500):
         async with pool() as s:
-            if await s.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")):
+            if await s.scalar(text(LOCK_WAITERS)):
                 return
         await asyncio.sleep(0.01)
     raise AssertionError("the second reservation never waited on the first's lock")

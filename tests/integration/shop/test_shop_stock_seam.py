@@ -6,6 +6,7 @@ import asyncio
 import random
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from core.db import database_url, unit_of_work
@@ -225,3 +226,22 @@ async def test_bad_lines_are_refused(clean: None) -> None:
         with pytest.raises(NotFound):
             await reserve_stock(s, 999_999, [(sku, 1)], "order:y")
     assert await count("stock_reservations") == 0
+
+
+async def test_skus_without_stock_rows_are_out_of_stock_and_leave_no_claim(clean: None) -> None:
+    """No stock row for any line: the claim must still be found and undone (the one-statement claim and
+    lock returns no row then), and the caller's transaction stays usable."""
+    store, other = await make_store("S1"), await make_store("S2")
+    sku, bare = (await make_product(skus=[("S", 100), ("B", 100)])).sku_ids
+    await list_at(store, sku, on_hand=4)
+    async with unit_of_work() as s:
+        with pytest.raises(OutOfStock) as refused:
+            await reserve_stock(s, store, [(bare, 1)], "order:bare")
+        assert refused.value.short == [{"sku_id": bare, "wanted": 1, "available": 0}]
+        assert await s.scalar(text("SELECT count(*) FROM stock_reservations WHERE ref = 'order:bare'")) == 0
+        made = await reserve_stock(s, store, [(sku, 1)], "order:bare")  # same transaction, same ref: fine
+    assert made.created and await stock_of(store, sku) == (4, 1)
+    async with unit_of_work() as s:  # the same ref again where none of its SKUs is stocked: the first one
+        again = await reserve_stock(s, other, [(sku, 1)], "order:bare")
+    assert not again.created and again.store_id == store and again.lines == (StockLine(sku, 1),)
+    assert await count("stock_reservations") == 1
