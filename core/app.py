@@ -77,9 +77,13 @@ def register_domain_handlers() -> None:
 
 
 async def provide_db_session() -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed after the handler returns, before the response is sent."""
-    async with sessionmaker()() as session, session.begin():
-        yield session
+    """One transaction per request: committed after the handler returns, before the response is sent.
+
+    As core.db.unit_of_work: a handler may commit in the middle (start_payment, around its WeChat call).
+    """
+    async with sessionmaker()() as session:
+        yield session  # Litestar throws the handler's error in here: no commit, and closing rolls back
+        await session.commit()
 
 
 class RequestContextMiddleware:

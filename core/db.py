@@ -89,8 +89,13 @@ async def dispose_engine() -> None:
 async def unit_of_work() -> AsyncIterator[AsyncSession]:
     """One transaction: commits when the block ends, rolls back on error.
 
+    A use case that waits on something outside between reading and writing (start_payment calls WeChat
+    Pay) may commit in the middle to hand its connection back to the pool; its next statement begins a
+    new transaction.
+
     Events published inside run their handlers in this transaction (core.events); after a
     commit the outbox has whatever they wrote, so the worker can send it.
     """
-    async with sessionmaker()() as session, session.begin():
-        yield session
+    async with sessionmaker()() as session:
+        yield session  # an error raised here skips the commit; closing the session rolls back
+        await session.commit()

@@ -1,9 +1,11 @@
 """The `start_payment` seam: a payment intent for a payable — JSAPI pay-sheet parameters or a Native QR code.
 
 A valid intent is reused (same channel and amount, its prepay_id good for a while yet, same deadline);
-otherwise a new one with a fresh out_trade_no. WeChat is called before anything is written, so no
-row is locked (and no transaction has written anything) while we wait for WeChat's answer; the
-intent row with its first event (one statement on the driver) and its recovery timer are then written.
+otherwise a new one with a fresh out_trade_no. WeChat is called between two transactions: the reads
+are committed first (what the caller wrote before, e.g. a new top-up, is committed with them), so no
+connection is held and no row locked while we wait for WeChat's answer; then the payable is read again
+and, unchanged, the intent row with its first event (one statement on the driver) and its recovery
+timer are written.
 """
 
 from __future__ import annotations
@@ -175,6 +177,11 @@ async def start_payment(
     s = get_settings()
     out_trade_no = trade_no("P")
     client = await pay_client()
+    # Nothing is written yet: end the reading transaction so no pooled connection sits idle while WeChat
+    # answers (with 50 customers paying and a slow WeChat, a held connection each emptied the pool and
+    # stalled every other request). The payable is read again before the intent is written.
+    await session.commit()
+    session.expunge_all()  # the second read must see the rows as they are then, not as loaded before
     try:
         if channel == "JSAPI":
             assert payer is not None
@@ -206,6 +213,11 @@ async def start_payment(
         raise Conflict(f"WeChat Pay refused the payment: {exc.message} ({exc.code})") from exc
 
     now = clock.now()
+    again = await source.load(session, order_id)
+    if (again.state, again.cash_due_fen, again.deadline) != (payable.state, payable.cash_due_fen, payable.deadline):
+        # Paid, cancelled or changed while WeChat answered: this prepay is never shown (it expires unused).
+        log.info("payment_start_overtaken", out_trade_no=out_trade_no, payable=f"{payable.kind}:{payable.id}")
+        raise Conflict(f"{again.number} changed while the payment was being prepared ({again.state}); reload the page")
     intent_id = await fetchval(
         session,
         _INSERT_INTENT,
