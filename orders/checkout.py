@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +19,7 @@ from core import clock
 from core.errors import InvalidInput
 from orders.driver_sql import DriverStatement, fetchrow
 from orders.errors import UnknownSku
+from orders.pricing_seams import UNREAD, member_terms_column, member_terms_from
 from orders.store_settings import DEFAULT_PAYMENT_DEADLINE_MIN
 from shop.stores.geo import check_point
 from shop.stores.hours import Interval, Schedule, build_schedule
@@ -173,9 +174,10 @@ class Context:
     cart: list[LineIn]
     # False: another transaction with the same customer and Idempotency-Key is still running.
     key_free: bool = True
+    member: Any = UNREAD  # the members seam's terms (None: no card), when its column was read along
 
 
-_READ = DriverStatement(
+_READ = (
     """
     SELECT
       (SELECT json_build_array(s.id, s.lat, s.lng, s.radius_m, s.status = 'active',
@@ -204,8 +206,19 @@ _READ = DriverStatement(
          FROM cart_lines c WHERE :use_cart AND c.customer_id = :customer_id AND c.store_id = :store_id) AS cart,
       CASE WHEN CAST(:key_lock AS bigint) IS NULL THEN true
            ELSE pg_try_advisory_xact_lock(CAST(:key_lock AS bigint)) END AS key_free
+      {member}
     """
 )
+_read: DriverStatement | None = None
+
+
+def _read_statement() -> DriverStatement:
+    """The read, with the members seam's column when there is one (built on first use, after imports)."""
+    global _read
+    if _read is None:
+        column = member_terms_column()
+        _read = DriverStatement(_READ.format(member=f", {column} AS member" if column else ""))
+    return _read
 
 
 def key_lock(customer_id: int, idempotency_key: str) -> int:
@@ -230,7 +243,7 @@ async def read_context(
     today = clock.now_shanghai().date()
     row = await fetchrow(
         session,
-        _READ,
+        _read_statement(),
         {
             "store_id": req.store_id,
             "customer_id": customer_id,
@@ -257,7 +270,9 @@ async def read_context(
         address = Address(*row["address"])
     existing = Existing(*row["existing"]) if row["existing"] is not None else None
     cart = [LineIn(sku, qty, seen) for sku, qty, seen in row["cart"] or ()]
-    return Context(store, skus, address, existing, cart, bool(row["key_free"]))
+    raw_member = row.get("member", UNREAD)
+    member = UNREAD if raw_member is UNREAD else member_terms_from(raw_member)
+    return Context(store, skus, address, existing, cart, bool(row["key_free"]), member)
 
 
 def sku_or_error(ctx: Context, store_id: int, sku_id: int) -> SkuInfo:

@@ -79,6 +79,19 @@ def _fen(value: Any, what: str) -> int:
     return value
 
 
+UNREAD: Any = object()  # member terms not read yet: discounts_for reads them
+
+
+def member_terms_column() -> str | None:
+    """The members seam's column (SQL with :customer_id) for a read that takes the member terms along."""
+    column: str | None = _seam("members", "MEMBER_TERMS_COLUMN")
+    return column if _seam("members", "member_terms_from") is not None else None
+
+
+def member_terms_from(value: Any) -> Any:
+    return _seam("members", "member_terms_from")(value)  # type: ignore[misc]
+
+
 async def discounts_for(
     session: AsyncSession,
     customer_id: int,
@@ -89,11 +102,12 @@ async def discounts_for(
     coupon_options: bool = False,
     best_coupon: bool = False,
     delivery_fee_fen: int = 0,
+    member_terms: Any = UNREAD,
 ) -> Discounts:
     """Coupon and member discounts for these lines (before the pricing caps of orders.pricing).
 
     `coupon_options`: list the customer's coupons with their worth or why not; `best_coupon`: without a
-    chosen coupon, use the best applicable one.
+    chosen coupon, use the best applicable one. `member_terms`: as read with the checkout (None: no card).
     """
     quote = _seam("discounts", "quote_discounts")
     member_pricing = _seam("members", "member_pricing")
@@ -125,7 +139,7 @@ async def discounts_for(
         )
         best_id = getattr(q, "best_coupon_id", None)
     if member_pricing is not None:
-        terms = await member_pricing(session, customer_id)
+        terms = await member_pricing(session, customer_id) if member_terms is UNREAD else member_terms
         if terms is not None:
             items = sum(x.unit_price_fen * x.qty for x in lines)
             member_fen = _fen(terms.discount_fen(items), "member discount")

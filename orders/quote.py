@@ -147,6 +147,7 @@ async def build_quote(
         coupon_options=coupon_options,
         best_coupon=req.best_coupon,
         delivery_fee_fen=delivery_fee,
+        member_terms=ctx.member,
     )
     if discounts.free_delivery:
         delivery_fee = 0

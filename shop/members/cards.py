@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core import clock
-from core.driver_sql import DriverStatement, fetchrow
+from core.driver_sql import DriverStatement, fetchval
 from core.errors import InvalidInput
 from shop.members.errors import InsufficientPoints, InsufficientStoredValue, NoMemberCard
 from shop.members.models import MemberCard, MemberCardEntry, MemberLevel
@@ -130,18 +130,28 @@ class MemberTerms:
         return (f"{self.level_name} {(100 - self.discount_pct) / 10:g} 折",)
 
 
-_MEMBER_PRICING = DriverStatement(
-    "SELECT c.id, l.name, l.discount_pct, c.points, c.principal_fen + c.bonus_fen FROM member_cards c "
-    "JOIN member_levels l ON l.id = c.level_id WHERE c.customer_id = :c AND c.active"
+# The customer's active card with its level, as one JSON column: member_pricing reads it alone, and the
+# checkout read (orders.checkout) takes it in its own statement, one round trip fewer per order.
+MEMBER_TERMS_COLUMN = (
+    "(SELECT json_build_array(c.id, l.name, l.discount_pct, c.points, c.principal_fen + c.bonus_fen) "
+    "FROM member_cards c JOIN member_levels l ON l.id = c.level_id "
+    "WHERE c.customer_id = :customer_id AND c.active)"
 )
+_MEMBER_PRICING = DriverStatement(f"SELECT {MEMBER_TERMS_COLUMN}")
+
+
+def member_terms_from(value: list[object] | None) -> MemberTerms | None:
+    """MemberTerms from MEMBER_TERMS_COLUMN's value (None: no active card)."""
+    if value is None:
+        return None
+    card_id, level_name, discount_pct, points, balance_fen = value
+    return MemberTerms(int(card_id), str(level_name), int(discount_pct), int(points), int(balance_fen))  # type: ignore[call-overload]
 
 
 async def member_pricing(session: AsyncSession, customer_id: int) -> MemberTerms | None:
-    """Read on every quote and order (on the driver: through the ORM it was 15 % of placing an order)."""
-    row = await fetchrow(session, _MEMBER_PRICING, {"c": customer_id})
-    if row is None:
-        return None
-    return MemberTerms(int(row[0]), str(row[1]), int(row[2]), int(row[3]), int(row[4]))
+    """Read on every quote that does not take it with its own read (on the driver: through the ORM it cost
+    15 % of placing an order)."""
+    return member_terms_from(await fetchval(session, _MEMBER_PRICING, {"customer_id": customer_id}))
 
 
 # --- the statement writer ---------------------------------------------------------------------------

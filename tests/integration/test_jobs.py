@@ -16,6 +16,7 @@ from sqlalchemy import text
 import tests.support.jobs  # noqa: F401 - registers the test job kinds
 from core import clock, jobs
 from core.db import sessionmaker, unit_of_work
+from core.settings import get_settings
 from tests.conftest import ROOT
 from tests.support.jobs import EFFECTS_DDL
 
@@ -120,6 +121,28 @@ async def test_concurrent_claims_never_share_a_job(effects: None) -> None:
     ids = [row.id for batch in batches for row in batch]
     assert len(ids) == 100
     assert len(set(ids)) == 100
+
+
+async def test_a_claim_takes_expired_leases_first_and_never_more_than_its_limit(effects: None) -> None:
+    """Expired leases and due jobs are read through their own indexes: a backlog of due jobs larger than
+    the batch must neither hide a job whose worker died nor make the batch larger than asked."""
+    async with unit_of_work() as s:
+        stale = await jobs.enqueue(s, "test.record", {"key": "stale"})
+    [taken] = await jobs.claim(1, "dead-worker")  # its worker dies holding it
+    assert taken.id == stale
+    async with unit_of_work() as s:
+        for i in range(30):
+            await jobs.enqueue(s, "test.record", {"key": f"due{i}"}, run_at=clock.now() - timedelta(minutes=30 - i))
+        await jobs.enqueue(s, "test.record", {"key": "later"}, run_at=clock.now() + timedelta(hours=1))
+    clock.advance(timedelta(seconds=get_settings().job_lease_seconds + 1))
+    batch = await jobs.claim(10, "w1")
+    assert len(batch) == 10
+    assert batch[0].id == stale and batch[0].attempts == 2
+    keys = [row.payload["key"] for row in batch[1:]]
+    assert keys == [f"due{i}" for i in range(9)]  # oldest first
+    rest = await jobs.claim(100, "w2")
+    assert sorted(row.payload["key"] for row in rest) == sorted(f"due{i}" for i in range(9, 30))
+    assert await scalar("SELECT count(*) FROM jobs WHERE status = 'pending'") == 1  # only "later"
 
 
 async def test_two_workers_run_each_job_exactly_once(effects: None) -> None:
