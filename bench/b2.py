@@ -1,6 +1,6 @@
 """B2 place order over HTTP: orders/s and p99 at 50 connections, p50 on one connection, and a pgbench
-custom script running the same statements as the hot path (read, order insert, the stock seam's three,
-the deadline job) in the same run, with the ratio between the two.
+custom script running the same statements as the hot path (the checkout read with the member terms, the order
+insert with its lines, event and deadline timer, the stock seam's two) in the same run, with the ratio between the two.
 """
 
 from __future__ import annotations
@@ -176,7 +176,10 @@ SELECT
      FROM orders o WHERE o.customer_id = :customer AND o.idempotency_key = 'pgb-' || :client_id || '-' || random()) AS existing,
   (SELECT json_agg(json_build_array(c.sku_id, c.qty, c.price_seen_fen) ORDER BY c.sku_id)
      FROM cart_lines c WHERE false AND c.customer_id = :customer AND c.store_id = %(store)d) AS cart,
-  pg_try_advisory_xact_lock(hashtextextended('pgb-' || :client_id || '-' || random(), 0)) AS key_free;
+  pg_try_advisory_xact_lock(hashtextextended('pgb-' || :client_id || '-' || random(), 0)) AS key_free,
+  (SELECT json_build_array(c.id, l.name, l.discount_pct, c.points, c.principal_fen + c.bonus_fen)
+     FROM member_cards c JOIN member_levels l ON l.id = c.level_id
+    WHERE c.customer_id = :customer AND c.active) AS member;
 WITH o AS (
     INSERT INTO orders (
         public_id, number, customer_id, store_id, kind, status, idempotency_key, request_hash,
@@ -198,13 +201,23 @@ WITH o AS (
 ), e AS (
     INSERT INTO order_events (order_id, kind, from_status, to_status, actor, reason, at)
     SELECT o.id, 'status', NULL, 'created', 'customer:' || :customer, 'placed', now() FROM o
+), j AS (
+    INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)
+    SELECT 'orders.payment_deadline', jsonb_build_object('order_id', o.id), now() + interval '15 min',
+           'pending', 0, 8, 'orders.payment_deadline:' || o.id, now()
+    FROM o
+    ON CONFLICT (dedupe_key) DO NOTHING
 )
 SELECT id AS order_id FROM o \\gset
-INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
-SELECT 'order:' || :order_id, id, 'held', now(), now() FROM stores WHERE id = %(store)d
-ON CONFLICT (ref) DO NOTHING RETURNING id AS rid \\gset
-SELECT sku_id, on_hand - reserved AS available FROM stock_levels
-WHERE store_id = %(store)d AND sku_id = ANY(ARRAY[:sku]::bigint[]) ORDER BY sku_id FOR UPDATE;
+WITH claim AS (
+    INSERT INTO stock_reservations (ref, store_id, status, created_at, updated_at)
+    SELECT 'order:' || :order_id, id, 'held', now(), now() FROM stores WHERE id = %(store)d
+    ON CONFLICT (ref) DO NOTHING RETURNING id
+)
+SELECT s.sku_id, s.on_hand - s.reserved AS available, (SELECT id FROM claim) AS rid
+FROM stock_levels s
+WHERE (SELECT count(*) FROM claim) >= 0 AND s.store_id = %(store)d AND s.sku_id = ANY(ARRAY[:sku]::bigint[])
+ORDER BY s.sku_id FOR UPDATE OF s \\gset
 WITH want AS (
     SELECT * FROM unnest(ARRAY[:sku]::bigint[], ARRAY[1]::bigint[]) AS w(sku_id, qty)
 ), upd AS (
@@ -218,14 +231,6 @@ WITH want AS (
     SELECT :rid, sku_id, qty, 0 FROM want
 )
 SELECT count(*) FROM upd;
-WITH ins AS (
-    INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)
-    VALUES ('orders.payment_deadline', jsonb_build_object('order_id', CAST(:order_id AS bigint)), now() + interval '15 min',
-            'pending', 0, 8, 'orders.payment_deadline:' || :order_id, now())
-    ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING id
-)
-SELECT id FROM ins;
 COMMIT;
 """
 

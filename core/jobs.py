@@ -128,6 +128,24 @@ _ENQUEUE = DriverStatement(
 )
 
 
+def schedule_per_row(source: str, *, payload_sql: str, dedupe_sql: str, run_at_sql: str) -> str:
+    """A data-modifying WITH query scheduling one timer per row of `source` (a WITH query of the caller's
+    statement), for a use case that writes its row and its timer in one round trip (placing an order and its
+    payment deadline). The SQL expressions may use `source`'s columns; the statement's parameters must include
+    :job_kind, :job_max_attempts (job_params) and :now. A timer is due later: no worker is woken."""
+    return f"""
+        INSERT INTO jobs (kind, payload, run_at, status, attempts, max_attempts, dedupe_key, created_at)
+        SELECT :job_kind, {payload_sql}, {run_at_sql}, 'pending', 0, :job_max_attempts, {dedupe_sql}, :now
+        FROM {source}
+        ON CONFLICT (dedupe_key) DO NOTHING
+    """
+
+
+def job_params(kind: str, max_attempts: int | None = None) -> dict[str, Any]:
+    """The parameters schedule_per_row's SQL needs besides :now."""
+    return {"job_kind": kind, "job_max_attempts": max_attempts or get_settings().job_max_attempts}
+
+
 def backoff(attempt: int) -> timedelta:
     """Exponential backoff with jitter: 2 s, 4 s, 8 s, … capped at one hour."""
     base = min(2.0 * (2 ** max(attempt - 1, 0)), 3600.0)

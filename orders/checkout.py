@@ -177,8 +177,7 @@ class Context:
     member: Any = UNREAD  # the members seam's terms (None: no card), when its column was read along
 
 
-_READ = (
-    """
+_READ = """
     SELECT
       (SELECT json_build_array(s.id, s.lat, s.lng, s.radius_m, s.status = 'active',
                 coalesce(os.payment_deadline_min, :default_deadline),
@@ -208,7 +207,6 @@ _READ = (
            ELSE pg_try_advisory_xact_lock(CAST(:key_lock AS bigint)) END AS key_free
       {member}
     """
-)
 _read: DriverStatement | None = None
 
 

@@ -1,10 +1,11 @@
 """place_order: the hot path — an order from a checkout, its stock held, its payment deadline scheduled.
 
 Round trips of ours: one read (orders.checkout: store, hours, prices, stock, address, cart, the key's
-order) and one insert of the order with its lines and first event (CTE, arrays unnested), both on the
-driver (core.driver_sql); then the stock seam's reservation and core's job insert. The order row goes
-in first: its unique (customer, Idempotency-Key) makes a concurrent duplicate wait for the first and
-then find it, before that duplicate reserves anything. Any refusal after that (out of stock, coupon)
+order, the member terms) and one insert of the order with its lines, first event and payment-deadline
+timer (CTE, arrays unnested; the timer through core.jobs.schedule_per_row), both on the driver
+(core.driver_sql); then the stock seam's two. The order row goes in first: its unique (customer,
+Idempotency-Key) makes a concurrent duplicate wait for the first and then find it, before that
+duplicate reserves anything. Any refusal after that (out of stock, coupon)
 rolls the whole transaction back, so nothing stays reserved or locked.
 """
 
@@ -38,7 +39,7 @@ _KEY = re.compile(r"^[\x21-\x7e]{8,64}$")
 
 
 def payment_deadline_key(order_id: int) -> str:
-    return f"orders.payment_deadline:{order_id}"
+    return f"{PAYMENT_DEADLINE_JOB}:{order_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,12 @@ class PlacedOrder:
     quote: Quote | None = None
 
 
+_DEADLINE_TIMER = jobs.schedule_per_row(
+    "o",
+    payload_sql="jsonb_build_object('order_id', o.id)",
+    dedupe_sql=f"'{PAYMENT_DEADLINE_JOB}:' || o.id",  # payment_deadline_key(o.id)
+    run_at_sql=":deadline",
+)
 _INSERT = DriverStatement(
     """
     WITH o AS (
@@ -86,7 +93,9 @@ _INSERT = DriverStatement(
     ), e AS (
         INSERT INTO order_events (order_id, kind, from_status, to_status, actor, reason, at)
         SELECT o.id, 'status', NULL, 'created', :actor, 'placed', :now FROM o
-    )
+    ), j AS ("""
+    + _DEADLINE_TIMER
+    + """)
     SELECT id, number FROM o
     """
 )
@@ -196,6 +205,7 @@ async def place_order(
             "units": [x.unit_price_fen for x in q.lines],
             "discounts": [x.discount_fen for x in q.lines],
             "rxs": [x.prescription_required for x in q.lines],
+            **jobs.job_params(PAYMENT_DEADLINE_JOB),
         },
     )
     if row is None:  # the same key committed meanwhile (a concurrent retry): answer with that order
@@ -214,13 +224,6 @@ async def place_order(
         await hold_stored_value(session, q.discounts.member_card_id, t.stored_value_fen, ref)
     if q.points.points:
         await hold_points(session, q.discounts.member_card_id, q.points.points, ref)
-    await jobs.enqueue(
-        session,
-        PAYMENT_DEADLINE_JOB,
-        {"order_id": order_id},
-        run_at=deadline,
-        dedupe_key=payment_deadline_key(order_id),
-    )
     if q.from_cart:
         await session.execute(_CLEAR_CART, {"customer_id": customer_id, "store_id": q.store_id})
     await publish(session, OrderPlaced(order_id=order_id))

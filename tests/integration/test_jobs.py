@@ -135,11 +135,11 @@ async def test_a_claim_takes_expired_leases_first_and_never_more_than_its_limit(
             await jobs.enqueue(s, "test.record", {"key": f"due{i}"}, run_at=clock.now() - timedelta(minutes=30 - i))
         await jobs.enqueue(s, "test.record", {"key": "later"}, run_at=clock.now() + timedelta(hours=1))
     clock.advance(timedelta(seconds=get_settings().job_lease_seconds + 1))
-    batch = await jobs.claim(10, "w1")
+    batch = await jobs.claim(10, "w1")  # (UPDATE … RETURNING gives the rows in no particular order)
     assert len(batch) == 10
-    assert batch[0].id == stale and batch[0].attempts == 2
-    keys = [row.payload["key"] for row in batch[1:]]
-    assert keys == [f"due{i}" for i in range(9)]  # oldest first
+    by_key = {row.payload["key"]: row for row in batch}
+    assert by_key["stale"].id == stale and by_key["stale"].attempts == 2  # ahead of 30 older due jobs
+    assert set(by_key) - {"stale"} == {f"due{i}" for i in range(9)}  # then the oldest due
     rest = await jobs.claim(100, "w2")
     assert sorted(row.payload["key"] for row in rest) == sorted(f"due{i}" for i in range(9, 30))
     assert await scalar("SELECT count(*) FROM jobs WHERE status = 'pending'") == 1  # only "later"
