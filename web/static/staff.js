@@ -43,8 +43,22 @@
   };
 
   var known = {};
+  var shown = null;  // the offer ids on screen: the list is rebuilt only when they change
   function renderOffers(list) {
-    var ul = $("#offers"); ul.innerHTML = "";
+    var ul = $("#offers");
+    var ids = list.map(function (o) { return o.offer_id; }).join(",");
+    if (ids === shown) {
+      // The same offers (a poll or another store's event): refresh the countdowns only, so a button under
+      // the clerk's finger is never swapped for a new one mid-click.
+      list.forEach(function (o) {
+        var li = ul.querySelector('[data-offer="' + o.offer_id + '"]');
+        if (li) li.setAttribute("data-deadline", Date.now() + o.seconds_to_deadline * 1000);
+      });
+      tick();
+      return;
+    }
+    shown = ids;
+    ul.innerHTML = "";
     if (!list.length) { ul.innerHTML = '<li class="empty">暂无待抢的急送订单</li>'; return; }
     var fresh = false;
     list.forEach(function (o) {
@@ -140,12 +154,12 @@
         .catch(function (e) { toast("操作失败：" + e.message); btn.disabled = false; });
     });
     $("#offers").addEventListener("click", function (ev) {
-      var btn = ev.target.closest("button"); if (!btn) return;
+      var btn = ev.target.closest("button"); if (!btn || btn.disabled) return;
       var li = btn.closest("[data-offer]"), id = li.getAttribute("data-offer");
       btn.disabled = true;
       var req = btn.classList.contains("claim")
         ? api("POST", "/api/staff/offers/" + id + "/claim").then(function () { toast("抢单成功"); setTimeout(function () { location.href = "/staff?stage=active"; }, 600); })
-        : api("POST", "/api/staff/offers/" + id + "/decline", { reason: prompt("拒绝原因", "人手不足") || "" }).then(function () { toast("已拒绝"); li.remove(); });
+        : api("POST", "/api/staff/offers/" + id + "/decline", { reason: prompt("拒绝原因", "人手不足") || "" }).then(function () { toast("已拒绝"); loadOffers(); });
       req.catch(function (e) { toast("操作失败：" + e.message); loadOffers(); }).then(function () { btn.disabled = false; });
     });
     $("#board").addEventListener("click", function (ev) {
