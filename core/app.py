@@ -203,7 +203,6 @@ class CorePlugin(InitPluginProtocol):
 async def _startup() -> None:
     get_engine()
     register_domain_handlers()
-
     log.info("app_started", env=get_settings().o2o_env, base_url=get_settings().base_url)
 
 
