@@ -5,7 +5,9 @@ otherwise a new one with a fresh out_trade_no. WeChat is called between two tran
 are committed first (what the caller wrote before, e.g. a new top-up, is committed with them), so no
 connection is held and no row locked while we wait for WeChat's answer; then the payable is read again
 and, unchanged, the intent row with its first event (one statement on the driver) and its recovery
-timer are written.
+timer are written. The mid-way commit also commits what the caller wrote before (a new top-up: its
+controller cancels it when the payment cannot start) and detaches the session's objects: a caller may read
+what it loaded, but changes it makes to them afterwards are not saved.
 """
 
 from __future__ import annotations

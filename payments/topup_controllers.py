@@ -9,12 +9,12 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 
 from core.auth import customer_guard, require_principal
-from core.db import DbSession
+from core.db import DbSession, unit_of_work
 from payments.schemas import PaymentStartOut
 from payments.start_payment import start_payment
 from shop.members.errors import BadTopUp
 from shop.members.schemas import TopUpIn, TopUpOut
-from shop.members.topups import create_topup, own_topup
+from shop.members.topups import cancel_unpaid_topup, create_topup, own_topup
 
 
 class TopUpStartOut(msgspec.Struct):
@@ -39,7 +39,16 @@ class TopUpController(Controller):
         data = await _body(request)
         customer_id = require_principal(request).id
         topup = await create_topup(db_session, customer_id, plan_id=data.plan_id, pay_fen=data.pay_fen)
-        started = await start_payment(db_session, topup.id, data.channel, payable_kind="topup", customer_id=customer_id)
+        try:
+            started = await start_payment(
+                db_session, topup.id, data.channel, payable_kind="topup", customer_id=customer_id
+            )
+        except Exception:
+            # start_payment commits the new top-up before it asks WeChat Pay (no connection waits on WeChat):
+            # a top-up whose payment could not start is cancelled, so a failed attempt leaves nothing open.
+            async with unit_of_work() as s:
+                await cancel_unpaid_topup(s, topup.id)
+            raise
         return TopUpStartOut(
             TopUpOut.of(topup),
             PaymentStartOut.of(started),

@@ -203,7 +203,8 @@ async def _require(session: AsyncSession, ref: str) -> tuple[StockReservation, l
 # A reservation is two statements on the driver. The first claims the ref and then locks and reads the
 # stock rows in key order: the claim runs before any stock row is touched (it gates the scan as a one-time
 # filter), so a concurrent caller with the same ref waits on the ref's row before it locks stock, as when
-# they were two statements. The second — only when every line is available — changes the levels, writes
+# they were two statements; a ref already claimed locks no stock row at all (a repeat then locks only the
+# reservation, in the order release and commit take them: reservation, then stock). The second — only when every line is available — changes the levels, writes
 # the movements and the reservation lines at once. (Locking and updating in one statement was tried:
 # under concurrent transfers its FOR UPDATE in a WITH query returned levels older than the ones its UPDATE
 # then met, so the check must come before the update, in its own statement.)
@@ -217,14 +218,14 @@ _CLAIM_AND_LOCK = DriverStatement(
     )
     SELECT s.sku_id, s.on_hand - s.reserved AS available, (SELECT id FROM claim) AS rid
     FROM stock_levels s
-    WHERE (SELECT count(*) FROM claim) >= 0
+    WHERE (SELECT count(*) FROM claim) = 1
       AND s.store_id = :store_id AND s.sku_id = ANY(CAST(:skus AS bigint[]))
     ORDER BY s.sku_id
     FOR UPDATE OF s
     """
 )
-# When none of the SKUs has a stock row at the store the first statement returns no row to carry the
-# claim's id: find it. A reservation committed earlier always has its lines; ours has none yet.
+# No row from the first statement: the ref was claimed before, or none of the SKUs has a stock row at the
+# store, or the store does not exist. A reservation committed earlier always has its lines; ours has none.
 _CLAIMED = DriverStatement(
     """
     SELECT r.id, NOT EXISTS (SELECT 1 FROM stock_reservation_lines l WHERE l.reservation_id = r.id) AS ours

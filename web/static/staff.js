@@ -159,7 +159,7 @@
       btn.disabled = true;
       var req = btn.classList.contains("claim")
         ? api("POST", "/api/staff/offers/" + id + "/claim").then(function () { toast("抢单成功"); setTimeout(function () { location.href = "/staff?stage=active"; }, 600); })
-        : api("POST", "/api/staff/offers/" + id + "/decline", { reason: prompt("拒绝原因", "人手不足") || "" }).then(function () { toast("已拒绝"); loadOffers(); });
+        : api("POST", "/api/staff/offers/" + id + "/decline", { reason: prompt("拒绝原因", "人手不足") || "" }).then(function () { toast("已拒绝"); li.remove(); shown = null; loadOffers(); });
       req.catch(function (e) { toast("操作失败：" + e.message); loadOffers(); }).then(function () { btn.disabled = false; });
     });
     $("#board").addEventListener("click", function (ev) {

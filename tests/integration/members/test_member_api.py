@@ -159,3 +159,30 @@ async def test_levels_follow_growth_up_and_down(member_world: Member) -> None:
         assert await reverse_points(s, 9_001, 30_000, "r1") == 0  # the same refund again
     assert await scalar(level, id=member_world.card_id) == "normal"  # 40,000 growth: below 银卡
     assert await balances(member_world.card_id) == (0, 0, 500)
+
+
+async def test_a_top_up_whose_payment_cannot_start_is_cancelled(http: httpx.AsyncClient) -> None:
+    """start_payment commits the new top-up before asking WeChat Pay: when WeChat refuses, the top-up must not
+    stay open (the customer retries and gets a new one)."""
+    from tests.integration.payments.conftest import add_fault
+
+    await seed_levels()
+    w = await world()
+    me = customer_headers(w.customer_id)
+    plan = (await http.get("/api/member/topup-plans", headers=me)).json()[0]
+    await add_fault(http, "error", scope="response", count=20, params={"status": 500})
+    r = await http.post("/api/member/topups", json={"plan_id": plan["id"]}, headers=me)
+    assert r.status_code in (409, 503), r.text
+    assert "微信支付" in r.text or "WeChat Pay" in r.text
+    rows = await scalar("SELECT string_agg(status, ',') FROM member_topups WHERE customer_id = :c", c=w.customer_id)
+    assert rows == "cancelled"
+    assert await scalar("SELECT count(*) FROM payment_intents WHERE payable_kind = 'topup'") == 0
+    await http.delete("/sandbox/api/pay/faults")
+    again = await http.post("/api/member/topups", json={"plan_id": plan["id"]}, headers=me)
+    assert again.status_code == 201, again.text
+    assert (
+        await scalar(
+            "SELECT count(*) FROM member_topups WHERE customer_id = :c AND status = 'created'", c=w.customer_id
+        )
+        == 1
+    )
