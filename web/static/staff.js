@@ -235,6 +235,10 @@
   Staff.bindFinance = function () {
     Staff.bindLogout();
     var rec = $("#reconcile");
+    // The result of a reconciliation run just finished stays on screen after the page reloads with its figures.
+    var shownMsg = $("#reconcile-msg"), kept = null;
+    try { kept = JSON.parse(sessionStorage.getItem("o2o.reconcile") || "null"); sessionStorage.removeItem("o2o.reconcile"); } catch (e) { kept = null; }
+    if (kept && shownMsg) { shownMsg.hidden = false; shownMsg.className = kept.cls; shownMsg.textContent = kept.text; }
     if (rec) rec.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var day = rec.day.value, msg = $("#reconcile-msg"), btn = $("button", rec), since = 0;
@@ -252,6 +256,7 @@
               var r = done[0];
               msg.className = r.status === "done" && !r.mismatches ? "ok" : "error";
               msg.textContent = "对账完成：" + r.bill_rows + " 笔账单，" + r.mismatches + " 条差异";
+              try { sessionStorage.setItem("o2o.reconcile", JSON.stringify({ cls: msg.className, text: msg.textContent })); } catch (e) { /* shown until the reload only */ }
               reloadSoon();
             } else if (++tries > 90) {
               msg.className = "error"; msg.textContent = "对账仍在进行，请稍后刷新页面查看"; btn.disabled = false;
