@@ -8,7 +8,7 @@ import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -89,20 +89,25 @@ _LIMITS: dict[str, tuple[float, float]] = {
 }
 _CACHE_SECONDS = 1.0
 _cache: tuple[float, dict[str, Any]] | None = None
+# Bumped whenever the settings change (and again once the change is committed): a read that began before
+# does not store what it read, so a reader racing a change (the notify loop, while a test sets
+# retry_time_factor) cannot keep the old settings cached for another second.
+_generation = 0
 
 
 async def get_config(session: AsyncSession) -> dict[str, Any]:
     global _cache
     if _cache is not None and _cache[0] > time.monotonic():
         return dict(_cache[1])
+    began = _generation
     rows = (await session.execute(select(PayConfig.key, PayConfig.value))).all()
     config = {**DEFAULT_CONFIG, **{k: v for k, v in rows if k in DEFAULT_CONFIG}}
-    _cache = (time.monotonic() + _CACHE_SECONDS, config)
+    if began == _generation:
+        _cache = (time.monotonic() + _CACHE_SECONDS, config)
     return dict(config)
 
 
 async def set_config(session: AsyncSession, updates: dict[str, Any]) -> dict[str, Any]:
-    global _cache
     for key, value in updates.items():
         if key not in DEFAULT_CONFIG:
             raise param_error(f"unknown sandbox setting {key!r}; known: {', '.join(DEFAULT_CONFIG)}")
@@ -116,10 +121,13 @@ async def set_config(session: AsyncSession, updates: dict[str, Any]) -> dict[str
             raise param_error(f"{key} must be true or false")
         stmt = insert(PayConfig).values(key=key, value=value)
         await session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
-    _cache = None
-    return await get_config(session)
+    forget_config_cache()
+    event.listen(session.sync_session, "after_commit", lambda _s: forget_config_cache(), once=True)
+    rows = (await session.execute(select(PayConfig.key, PayConfig.value))).all()  # ours, not yet committed
+    return {**DEFAULT_CONFIG, **{k: v for k, v in rows if k in DEFAULT_CONFIG}}
 
 
 def forget_config_cache() -> None:
-    global _cache
+    global _cache, _generation
     _cache = None
+    _generation += 1
