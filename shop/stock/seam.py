@@ -266,20 +266,17 @@ async def reserve_stock(session: AsyncSession, store_id: int, lines: Iterable[Li
     skus = [x.sku_id for x in wanted]
     rows = await fetch(session, _CLAIM_AND_LOCK, {"ref": ref, "store_id": store_id, "now": now, "skus": skus})
     if rows:
-        rid = rows[0]["rid"]
+        rid = rows[0]["rid"]  # rows come only after our claim
     else:
         found = await fetchrow(session, _CLAIMED, {"ref": ref})
         if found is None:  # nothing was claimed: the store is not there
             raise NotFound(f"store {store_id} does not exist")
-        rid = found["id"] if found["ours"] else None
-    if rid is None:
-        existing = await _load(session, ref, lock=True)
-        if existing is None:
-            raise NotFound(f"store {store_id} does not exist")
-        res, have = existing
-        if tuple(StockLine(x.sku_id, x.qty) for x in have) != wanted:
-            raise RefReused(f"ref {ref!r} already reserved other lines; use a new ref for a new reservation")
-        return _result(res, have)
+        if not found["ours"]:  # a repeat: the first reservation, locked (reservation before stock)
+            res, have = await _require(session, ref)
+            if tuple(StockLine(x.sku_id, x.qty) for x in have) != wanted:
+                raise RefReused(f"ref {ref!r} already reserved other lines; use a new ref for a new reservation")
+            return _result(res, have)
+        rid = found["id"]
     available = {r["sku_id"]: r["available"] for r in rows}
     short = [
         {"sku_id": x.sku_id, "wanted": x.qty, "available": max(available.get(x.sku_id, 0), 0)}

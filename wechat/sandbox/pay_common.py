@@ -95,13 +95,17 @@ _cache: tuple[float, dict[str, Any]] | None = None
 _generation = 0
 
 
+async def _read_config(session: AsyncSession) -> dict[str, Any]:
+    rows = (await session.execute(select(PayConfig.key, PayConfig.value))).all()
+    return {**DEFAULT_CONFIG, **{k: v for k, v in rows if k in DEFAULT_CONFIG}}
+
+
 async def get_config(session: AsyncSession) -> dict[str, Any]:
     global _cache
     if _cache is not None and _cache[0] > time.monotonic():
         return dict(_cache[1])
     began = _generation
-    rows = (await session.execute(select(PayConfig.key, PayConfig.value))).all()
-    config = {**DEFAULT_CONFIG, **{k: v for k, v in rows if k in DEFAULT_CONFIG}}
+    config = await _read_config(session)
     if began == _generation:
         _cache = (time.monotonic() + _CACHE_SECONDS, config)
     return dict(config)
@@ -123,8 +127,7 @@ async def set_config(session: AsyncSession, updates: dict[str, Any]) -> dict[str
         await session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
     forget_config_cache()
     event.listen(session.sync_session, "after_commit", lambda _s: forget_config_cache(), once=True)
-    rows = (await session.execute(select(PayConfig.key, PayConfig.value))).all()  # ours, not yet committed
-    return {**DEFAULT_CONFIG, **{k: v for k, v in rows if k in DEFAULT_CONFIG}}
+    return await _read_config(session)  # ours, not yet committed: read past the cache
 
 
 def forget_config_cache() -> None:
